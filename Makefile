@@ -1,0 +1,67 @@
+# ctrace-bpf build. `make` builds ./ctrace-bpf; `make demo` and `make test`
+# first install any missing Debian packages (scripts/deps.sh).
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+O := build
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	  -Wno-missing-field-initializers -D_GNU_SOURCE -I$(O) -Iuser
+LDLIBS += -lbpf -lelf -ldw -lz
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I$(O)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(O)/%.skel.h,$(BPF_SRCS))
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(O)/%.o,$(USER_SRCS))
+
+.SECONDARY:
+.PHONY: all clean deps demo test bench format vmlinux
+all: ctrace-bpf
+
+# Prefer the running kernel's BTF; the committed copy serves machines without it.
+$(O)/vmlinux.h: vmlinux/vmlinux.h | $(O)
+	@if [ -r /sys/kernel/btf/vmlinux ] && $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c >$@.tmp 2>/dev/null; then \
+		mv $@.tmp $@; \
+	else rm -f $@.tmp; cp vmlinux/vmlinux.h $@; fi
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c >vmlinux/vmlinux.h
+
+$(O):
+	mkdir -p $@
+
+$(O)/%.bpf.o: bpf/%.bpf.c bpf/*.h $(O)/vmlinux.h | $(O)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(O)/%.skel.h: $(O)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< >$@.tmp && mv $@.tmp $@
+
+$(O)/%.o: user/%.c user/*.h bpf/*.h $(SKELS) | $(O)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+ctrace-bpf: $(USER_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+deps:
+	@scripts/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tests/demo.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run.sh
+
+format:
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/workloads/*.c
+
+clean:
+	rm -rf $(O) ctrace-bpf

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Scheduler and syscall capture. Each handler fills one fixed-size record in
+ * the ring buffer of the CPU it runs on and does nothing else; all
+ * interpretation happens in user space.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "ctrace.h"
+#include "regs.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by user space before load. */
+const volatile bool filter_syscalls = false; /* only targets' syscalls */
+const volatile bool follow_forks = true;     /* children of targets become targets */
+const volatile __u32 self_tgid = 0;	     /* the collector: never its syscalls */
+const volatile __u64 wakeup_bytes = 256 * 1024;
+
+/* One ring per CPU: no cross-CPU lock on the hot path. */
+struct ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* resized to the CPU count */
+	__type(key, __u32);
+	__array(values, struct ring);
+} rings SEC(".maps");
+
+/* Lost records, by CPU and type. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EV_KERNEL_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Thread groups whose syscalls are recorded when filter_syscalls is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+static __always_inline void count_drop(__u32 type)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &type);
+
+	if (n)
+		(*n)++;
+}
+
+static __always_inline void *reserve(void **ring, __u32 type, __u32 size)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	void *rb = bpf_map_lookup_elem(&rings, &cpu);
+	void *rec;
+
+	*ring = rb;
+	if (!rb) {
+		count_drop(type);
+		return NULL;
+	}
+	rec = bpf_ringbuf_reserve(rb, size, 0);
+	if (!rec)
+		count_drop(type);
+	return rec;
+}
+
+/* Wake the collector only once a batch has built up; it also polls on a timer. */
+static __always_inline void submit(void *ring, void *rec)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(rec, flags);
+}
+
+static __always_inline void fill_header(struct ev_header *h, __u64 ts, __u16 type, __u16 size)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->ts = ts;
+	h->type = type;
+	h->size = size;
+	h->cpu = bpf_get_smp_processor_id();
+	h->flags = 0;
+	h->tid = (__u32)id;
+	h->tgid = id >> 32;
+}
+
+/* Older kernels call it 'state'; CO-RE picks whichever exists. */
+struct task_struct___pre514 {
+	long state;
+};
+
+static __always_inline unsigned int task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+static __always_inline int fls32(unsigned int x)
+{
+	int r = 0;
+
+	if (!x)
+		return 0;
+	if (x & 0xffff0000) {
+		x >>= 16;
+		r += 16;
+	}
+	if (x & 0xff00) {
+		x >>= 8;
+		r += 8;
+	}
+	if (x & 0xf0) {
+		x >>= 4;
+		r += 4;
+	}
+	if (x & 0xc) {
+		x >>= 2;
+		r += 2;
+	}
+	if (x & 0x2) {
+		x >>= 1;
+		r += 1;
+	}
+	return r + 1;
+}
+
+/*
+ * The value the sched_switch tracepoint prints for prev_state (the "report"
+ * form viewers expect), from the raw task state: preemption is 0x100,
+ * otherwise one bit of TASK_REPORT (0x7f) or 0x80 for TASK_IDLE.
+ */
+static __always_inline __s64 report_state(bool preempt, unsigned int state,
+					  struct task_struct *prev)
+{
+	unsigned int s;
+
+	if (preempt)
+		return 0x100;
+	s = (state | BPF_CORE_READ(prev, exit_state)) & 0x7f;
+	if ((state & 0x402) == 0x402) /* TASK_IDLE */
+		s = 0x80;
+	if (state & (0x1000 | 0x8000)) /* RTLOCK_WAIT and FROZEN read as D */
+		s = 0x2;
+	return s ? 1 << (fls32(s) - 1) : 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
+{
+	__u64 ts = bpf_ktime_get_boot_ns();
+	struct ev_sched_switch *e;
+	void *ring;
+
+	e = reserve(&ring, EV_SCHED_SWITCH, sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, ts, EV_SCHED_SWITCH, sizeof(*e));
+	e->prev_pid = BPF_CORE_READ(prev, pid);
+	e->prev_tgid = BPF_CORE_READ(prev, tgid);
+	e->next_pid = BPF_CORE_READ(next, pid);
+	e->next_tgid = BPF_CORE_READ(next, tgid);
+	e->prev_prio = BPF_CORE_READ(prev, prio);
+	e->next_prio = BPF_CORE_READ(next, prio);
+	e->prev_state = report_state(preempt, task_state(prev), prev);
+	BPF_CORE_READ_STR_INTO(&e->prev_comm, prev, comm);
+	BPF_CORE_READ_STR_INTO(&e->next_comm, next, comm);
+	submit(ring, e);
+	return 0;
+}
+
+static __always_inline int emit_wake(struct task_struct *p, __u16 type)
+{
+	__u64 ts = bpf_ktime_get_boot_ns();
+	struct ev_sched_wake *e;
+	void *ring;
+
+	e = reserve(&ring, type, sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, ts, type, sizeof(*e));
+	e->pid = BPF_CORE_READ(p, pid);
+	e->tgid = BPF_CORE_READ(p, tgid);
+	e->prio = BPF_CORE_READ(p, prio);
+	e->target_cpu = BPF_CORE_READ(p, wake_cpu);
+	BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
+	submit(ring, e);
+	return 0;
+}
+
+SEC("tp_btf/sched_waking")
+int BPF_PROG(handle_sched_waking, struct task_struct *p)
+{
+	return emit_wake(p, EV_SCHED_WAKING);
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(handle_sched_wakeup_new, struct task_struct *p)
+{
+	return emit_wake(p, EV_SCHED_WAKEUP_NEW);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u64 ts = bpf_ktime_get_boot_ns();
+	struct ev_process_fork *e;
+	__u32 ptgid, ctgid;
+	void *ring;
+
+	ptgid = BPF_CORE_READ(parent, tgid);
+	ctgid = BPF_CORE_READ(child, tgid);
+	/* A new process forked by a target is traced too, as perf does. */
+	if (follow_forks && ctgid != ptgid && bpf_map_lookup_elem(&targets, &ptgid)) {
+		__u8 one = 1;
+
+		bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+	}
+	e = reserve(&ring, EV_PROCESS_FORK, sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, ts, EV_PROCESS_FORK, sizeof(*e));
+	e->parent_pid = BPF_CORE_READ(parent, pid);
+	e->parent_tgid = ptgid;
+	e->child_pid = BPF_CORE_READ(child, pid);
+	e->child_tgid = ctgid;
+	/* The tracepoint has no clone flags; CLONE_THREAD is what viewers need. */
+	e->clone_flags = ctgid == ptgid ? 0x10000 : 0;
+	BPF_CORE_READ_STR_INTO(&e->child_comm, child, comm);
+	submit(ring, e);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_sched_process_exec, struct task_struct *p, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	__u64 ts = bpf_ktime_get_boot_ns();
+	struct ev_process_exec *e;
+	void *ring;
+
+	e = reserve(&ring, EV_PROCESS_EXEC, sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, ts, EV_PROCESS_EXEC, sizeof(*e));
+	e->pid = BPF_CORE_READ(p, pid);
+	e->old_pid = old_pid;
+	BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
+	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	submit(ring, e);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_sched_process_exit, struct task_struct *p)
+{
+	__u64 ts = bpf_ktime_get_boot_ns();
+	struct ev_process_exit *e;
+	void *ring;
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	bool group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
+
+	if (group_dead)
+		bpf_map_delete_elem(&targets, &tgid);
+	e = reserve(&ring, EV_PROCESS_EXIT, sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, ts, EV_PROCESS_EXIT, sizeof(*e));
+	e->h.flags = group_dead ? EXIT_GROUP_DEAD : 0;
+	e->pid = BPF_CORE_READ(p, pid);
+	e->tgid = tgid;
+	e->prio = BPF_CORE_READ(p, prio);
+	e->exit_code = BPF_CORE_READ(p, exit_code);
+	BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
+	submit(ring, e);
+	return 0;
+}
+
+SEC("tp_btf/task_rename")
+int BPF_PROG(handle_task_rename, struct task_struct *task, const char *comm)
+{
+	__u64 ts = bpf_ktime_get_boot_ns();
+	struct ev_task_rename *e;
+	void *ring;
+
+	e = reserve(&ring, EV_TASK_RENAME, sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, ts, EV_TASK_RENAME, sizeof(*e));
+	e->pid = BPF_CORE_READ(task, pid);
+	e->pad = 0;
+	BPF_CORE_READ_STR_INTO(&e->oldcomm, task, comm);
+	bpf_probe_read_kernel_str(e->newcomm, sizeof(e->newcomm), comm);
+	submit(ring, e);
+	return 0;
+}
+
+static __always_inline bool want_syscalls(__u32 tgid)
+{
+	if (tgid == self_tgid)
+		return false;
+	if (!filter_syscalls)
+		return true;
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
+{
+	__u64 ts = bpf_ktime_get_boot_ns();
+	struct ev_sys_enter *e;
+	void *ring;
+
+	if (!want_syscalls(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	e = reserve(&ring, EV_SYS_ENTER, sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, ts, EV_SYS_ENTER, sizeof(*e));
+	e->id = id;
+	syscall_args(regs, e->args);
+	submit(ring, e);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 ts = bpf_ktime_get_boot_ns();
+	struct ev_sys_exit *e;
+	void *ring;
+
+	if (!want_syscalls(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	e = reserve(&ring, EV_SYS_EXIT, sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, ts, EV_SYS_EXIT, sizeof(*e));
+	e->id = syscall_nr(regs);
+	e->ret = ret;
+	submit(ring, e);
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Architecture-specific register reads, kept in one place so another
+ * architecture (arm64) only has to fill in this file.
+ */
+#ifndef CTRACE_REGS_BPF_H
+#define CTRACE_REGS_BPF_H
+
+#if defined(__TARGET_ARCH_x86)
+
+/* Syscall arguments as the x86_64 syscall ABI passes them. */
+static __always_inline void syscall_args(struct pt_regs *regs, __u64 *args)
+{
+	args[0] = BPF_CORE_READ(regs, di);
+	args[1] = BPF_CORE_READ(regs, si);
+	args[2] = BPF_CORE_READ(regs, dx);
+	args[3] = BPF_CORE_READ(regs, r10);
+	args[4] = BPF_CORE_READ(regs, r8);
+	args[5] = BPF_CORE_READ(regs, r9);
+}
+
+static __always_inline long syscall_nr(struct pt_regs *regs)
+{
+	return BPF_CORE_READ(regs, orig_ax);
+}
+
+#else
+#error "ctrace-bpf: unsupported architecture (add its register reads to bpf/regs.bpf.h)"
+#endif
+
+#endif /* CTRACE_REGS_BPF_H */

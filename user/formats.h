@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Output formats derived from a capture. */
+#ifndef CTRACE_FORMATS_H
+#define CTRACE_FORMATS_H
+
+#include "capture.h"
+#include "output.h"
+
+enum out_format {
+	FMT_NONE = 0,
+	FMT_CTR,
+	FMT_PERFETTO,
+	FMT_JSON,
+	FMT_TEXT,
+};
+
+/*
+ * Each writer streams the reader's events (from ctr_rewind()) into o.
+ * Returns 0, or -1 after printing one line to stderr. Output must be a pure
+ * function of the capture: the same .ctr gives byte-identical files.
+ */
+int perfetto_write(struct ctr_reader *r, struct out *o);
+int chrome_json_write(struct ctr_reader *r, struct out *o);
+int text_write(struct ctr_reader *r, struct out *o);
+
+#endif /* CTRACE_FORMATS_H */

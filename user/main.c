@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* ctrace-bpf command line: subcommand dispatch and `record` options. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "convert.h"
+#include "record.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ctrace-bpf [record] [OPTIONS] [-- CMD [ARG...]]\n"
+		"       ctrace-bpf convert IN.ctr [-o OUT] [--format FORMAT]\n"
+		"       ctrace-bpf --help | --version\n"
+		"\n"
+		"Records when threads ran, were runnable or slept, who woke whom, and the\n"
+		"syscalls of the traced processes, with eBPF, on a running system.\n"
+		"\n"
+		"Target (default: the whole system):\n"
+		"  -p, --pid PID[,PID...]  trace these processes' syscalls (threads created\n"
+		"                          later and child processes included); scheduler\n"
+		"                          events are recorded on every CPU so the trace\n"
+		"                          shows what competed with them. Stops when they\n"
+		"                          have all exited, keeping what was recorded.\n"
+		"  -- CMD [ARG...]         start CMD under tracing from its first\n"
+		"                          instruction and stop when it exits.\n"
+		"\n"
+		"Options:\n"
+		"  -d, --duration DUR      stop after DUR: 500ms, 5s, 2m (default: until\n"
+		"                          Ctrl-C, SIGTERM or the target's exit)\n"
+		"  -o, --output FILE       output file; the extension picks the format:\n"
+		"                          .pftrace or .perfetto-trace (Perfetto),\n"
+		"                          .json (Chrome JSON), .ctr (native capture),\n"
+		"                          plus .gz to gzip. Default:\n"
+		"                          ctrace-<pid|cmd|system>-<YYYYmmdd-HHMMSS>.pftrace\n"
+		"  -F, --format FORMAT     perfetto, json or ctr; overrides the extension\n"
+		"  -q, --quiet             no status line and no summary\n"
+		"  -v, --verbose           show libbpf's messages\n"
+		"  -h, --help              this text\n"
+		"  -V, --version           print the version\n"
+		"\n"
+		"Every output is derived from a native capture (.ctr); `convert` turns a\n"
+		"capture into any format on any machine. Open .pftrace and .json files at\n"
+		"https://ui.perfetto.dev.\n"
+		"\n"
+		"Exit status:\n"
+		"  0 success (also when a -p target exits during the trace)\n"
+		"  1 error while recording or writing (e.g. disk full)\n"
+		"  2 bad usage: unknown flag, bad duration or format\n"
+		"  3 not root and lacking CAP_BPF and CAP_PERFMON\n"
+		"  4 no such process (-p)\n"
+		"  5 BPF programs could not be loaded or attached\n"
+		"  6 the output path cannot be written\n"
+		"  7 the input file is missing or is not a valid capture (convert)\n"
+		"  8 CMD could not be started\n"
+		"\n"
+		"Examples:\n"
+		"  sudo ctrace-bpf -p 1234 -d 5s\n"
+		"  sudo ctrace-bpf -o build.pftrace -- make -j2\n"
+		"  sudo ctrace-bpf -d 10s -o all.ctr && ctrace-bpf convert all.ctr -o all.json\n");
+}
+
+static int parse_pids(const char *arg, struct record_opts *o)
+{
+	char *copy = strdup(arg), *save = NULL, *tok;
+	int rc = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(tok, &end, 10);
+		if (errno || *end || v <= 0 || v > 0x3fffffff) {
+			errmsg("bad PID '%s'", tok);
+			rc = -EINVAL;
+			break;
+		}
+		if (o->npids == MAX_TARGETS) {
+			errmsg("at most %d PIDs", MAX_TARGETS);
+			rc = -EINVAL;
+			break;
+		}
+		o->pids[o->npids++] = v;
+	}
+	free(copy);
+	return rc;
+}
+
+static int cmd_record_args(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"pid", required_argument, NULL, 'p'},
+		{"duration", required_argument, NULL, 'd'},
+		{"output", required_argument, NULL, 'o'},
+		{"format", required_argument, NULL, 'F'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{},
+	};
+	struct record_opts o = {0};
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	/* '+': stop at the first non-option, so CMD's own flags stay its own. */
+	while ((c = getopt_long(argc, argv, "+p:d:o:F:qvhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_pids(optarg, &o))
+				return EXIT_USAGE;
+			break;
+		case 'd':
+			if (parse_duration(optarg, &o.duration_ns)) {
+				errmsg("bad duration '%s' (examples: 500ms, 5s, 2m)", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'o':
+			o.output = optarg;
+			break;
+		case 'F':
+			o.format = format_from_name(optarg);
+			if (o.format == FMT_NONE) {
+				errmsg("unknown format '%s' (perfetto, json or ctr)", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'v':
+			o.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ctrace-bpf %s\n", CTRACE_VERSION);
+			return 0;
+		case ':':
+			errmsg("option '%s' needs an argument (see --help)", argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			if (optopt)
+				errmsg("unknown option '-%c' (see --help)", optopt);
+			else
+				errmsg("unknown option '%s' (see --help)", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		/* Everything after the options is the command (`--` optional). */
+		o.cmd = &argv[optind];
+	}
+	if (o.cmd && o.npids) {
+		errmsg("give either -p or a command, not both");
+		return EXIT_USAGE;
+	}
+	if (o.output && o.format == FMT_NONE) {
+		bool gz;
+
+		if (format_from_path(o.output, &gz) == FMT_NONE) {
+			errmsg("cannot tell the format of '%s': use .pftrace, .json or .ctr "
+			       "(optionally .gz), or --format",
+			       o.output);
+			return EXIT_USAGE;
+		}
+	}
+	if (o.output) {
+		bool gz;
+
+		format_from_path(o.output, &gz);
+		o.gzip = gz;
+	}
+	return cmd_record(&o);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "convert"))
+		return cmd_convert(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "record"))
+		return cmd_record_args(argc - 1, argv + 1);
+	return cmd_record_args(argc, argv);
+}

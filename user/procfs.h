@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* What the collector learns from /proc: tasks alive at start, cmdlines. */
+#ifndef CTRACE_PROCFS_H
+#define CTRACE_PROCFS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ctr_writer;
+
+/* Thread-group id of a pid or tid, or -1 if there is no such task. */
+pid_t proc_tgid(pid_t pid);
+/* Writes a REC_TASK for every process and thread in /proc. Returns count. */
+int proc_snapshot(struct ctr_writer *w, uint64_t ts);
+/* Writes a REC_TASK for one thread group's leader (after an exec). */
+int proc_write_task(struct ctr_writer *w, pid_t tgid, pid_t tid, uint64_t ts);
+
+#endif /* CTRACE_PROCFS_H */
