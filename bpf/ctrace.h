@@ -26,9 +26,15 @@ enum ev_type {
 	EV_SYS_ENTER = 7,
 	EV_SYS_EXIT = 8,
 	EV_TASK_RENAME = 9,
-	EV_KERNEL_MAX = 10, /* drop counters are indexed by type below this */
 
-	/* 32..63 are reserved for Go runtime (goroutine) records. */
+	/* 32..63: Go runtime (goroutine) records, struct ev_go. */
+	EV_GO_CREATE = 32,  /* newproc: g is new, other_goid the creator */
+	EV_GO_START = 33,   /* execute: g starts running on this thread */
+	EV_GO_BLOCK = 34,   /* park_m: g parks, reason = its wait reason */
+	EV_GO_UNBLOCK = 35, /* ready/injectglist: g made runnable by other_goid */
+	EV_GO_SCHED = 36,   /* g stops running but stays runnable; kind says why */
+	EV_GO_EXIT = 37,    /* goexit0 */
+	EV_KERNEL_MAX = 64, /* kernel records are below; drops are counted per type */
 
 	/* Records written by the collector into the capture. */
 	REC_META = 64,	    /* payload: key\0value\0 ... */
@@ -36,6 +42,9 @@ enum ev_type {
 	REC_STATS = 66,	    /* struct rec_stats */
 	REC_WATERMARK = 67, /* every event with ts < header.ts has been written */
 	REC_END = 68,	    /* struct rec_end: clean end of capture */
+	REC_GO_PROC = 69,   /* struct rec_go_proc: a traced Go process */
+	REC_GO_G = 70,	    /* struct rec_go_g: a goroutine alive at attach */
+	REC_GO_SYM = 71,    /* struct rec_go_sym: pc -> function, file, line */
 };
 
 /*
@@ -126,6 +135,68 @@ struct ev_task_rename {
 	char newcomm[TASK_COMM_LEN];
 };
 
+/* EV_GO_SCHED kinds */
+enum go_sched_kind {
+	GO_SCHED_YIELD = 1,	  /* runtime.Gosched */
+	GO_SCHED_PREEMPT = 2,	  /* preempted at a safe point (sysmon, morestack) */
+	GO_SCHED_PREEMPT_PARK = 3, /* async preemption parked for the GC */
+};
+
+/* EV_GO_UNBLOCK sources */
+enum go_unblock_kind {
+	GO_UNBLOCK_READY = 1,	   /* runtime.ready: chan, sync, timers, ... */
+	GO_UNBLOCK_INJECT = 2,	   /* injectglist: netpoller and GC batches */
+};
+
+#define GO_MAX_STACK 32
+
+/*
+ * One goroutine transition. h.tid is the OS thread that ran the probe.
+ * stack[] holds nstack return addresses (innermost first): for BLOCK and
+ * SCHED the goroutine's own stack, for CREATE and UNBLOCK the acting
+ * goroutine's (creator's or waker's).
+ */
+struct ev_go {
+	struct ev_header h;
+	__u64 g;	   /* runtime.g address */
+	__s64 goid;
+	__s64 other_goid;  /* creator or waker goid; 0: the runtime itself */
+	__u64 pc;	   /* CREATE: start pc */
+	__u64 pc2;	   /* CREATE: go statement pc */
+	__s32 p;	   /* P id of the probing M, -1 without a P */
+	__u16 reason;	   /* BLOCK/UNBLOCK: the goroutine's wait reason code */
+	__u8 kind;	   /* go_sched_kind / go_unblock_kind */
+	__u8 nstack;
+	__u64 stack[];	   /* nstack entries */
+};
+
+/* Per traced Go process, keyed by tgid: where to find fields. -1: absent. */
+struct go_cfg {
+	__s16 g_goid, g_m, g_waitreason, g_startpc, g_gopc, g_schedlink;
+	__s16 g_sched_pc, g_sched_bp;
+	__s16 m_curg, m_p;
+	__s16 p_id;
+	__u16 stack_depth;
+};
+
+/* Uprobe cookie: which runtime function, and how its stack check reads. */
+enum go_probe {
+	GP_EXECUTE = 1,
+	GP_PARK_M,
+	GP_READY,
+	GP_GOEXIT0,
+	GP_GOSCHED_M,
+	GP_GOPREEMPT_M,
+	GP_PREEMPT_PARK,
+	GP_NEWPROC, /* at newproc's call to runqput: BX = the new g */
+	GP_INJECTGLIST,
+};
+#define GP_COOKIE(probe, guard_disp, cmp_r12) \
+	((__u64)(probe) | ((__u64)(guard_disp) << 8) | ((__u64)(cmp_r12) << 16))
+#define GP_COOKIE_PROBE(c) ((c) & 0xff)
+#define GP_COOKIE_GUARD(c) (((c) >> 8) & 0xff)
+#define GP_COOKIE_R12(c) (((c) >> 16) & 1)
+
 /* ---- collector records ---- */
 
 #define TASK_IS_KTHREAD 1
@@ -159,6 +230,41 @@ struct rec_end {
 	struct ev_header h;
 	__u32 reason;
 	__s32 cmd_status; /* wait status of a launched command, -1 if none */
+};
+
+/* A Go process whose goroutines are traced (h.tgid). */
+struct rec_go_proc {
+	struct ev_header h;
+	__s32 major, minor;
+	__u64 load_bias; /* runtime address - link-time address */
+	char version[32];
+	char path[256];
+};
+
+/* A goroutine found by walking allgs at attach. */
+struct rec_go_g {
+	struct ev_header h;
+	__u64 g;
+	__s64 goid;
+	__s64 parent_goid;
+	__u64 startpc, gopc;
+	__u32 status; /* Go's atomicstatus, scan bit cleared */
+	__u16 reason;
+	__u8 pad;
+	__u8 nstack;
+	__u64 stack[];
+};
+
+/*
+ * Symbolization of one pc, written at the end so that convert and report
+ * work on another machine. Strings follow: func\0file\0.
+ */
+struct rec_go_sym {
+	struct ev_header h; /* h.tgid: process */
+	__u64 pc;
+	__s32 line;
+	__u16 func_len, file_len; /* including NULs */
+	char names[];
 };
 
 #endif /* CTRACE_H */

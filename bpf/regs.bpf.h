@@ -24,6 +24,28 @@ static __always_inline long syscall_nr(struct pt_regs *regs)
 	return BPF_CORE_READ(regs, orig_ax);
 }
 
+/* Go's register ABI (ABIInternal): R14 holds the current g. */
+static __always_inline __u64 go_g_register(struct pt_regs *ctx)
+{
+	return ctx->r14;
+}
+
+static __always_inline __u64 go_r12(struct pt_regs *ctx)
+{
+	return ctx->r12;
+}
+
+/* Integer arguments: AX, BX, CX, DI, SI, R8, ... */
+static __always_inline __u64 go_arg0(struct pt_regs *ctx)
+{
+	return ctx->ax;
+}
+
+static __always_inline __u64 go_arg1(struct pt_regs *ctx)
+{
+	return ctx->bx;
+}
+
 #else
 #error "ctrace-bpf: unsupported architecture (add its register reads to bpf/regs.bpf.h)"
 #endif

@@ -37,6 +37,10 @@ static void usage(FILE *f)
 		"                          plus .gz to gzip. Default:\n"
 		"                          ctrace-<pid|cmd|system>-<YYYYmmdd-HHMMSS>.pftrace\n"
 		"  -F, --format FORMAT     perfetto, json or ctr; overrides the extension\n"
+		"      --no-goroutines     do not probe Go runtimes (threads, CPUs and\n"
+		"                          syscalls only)\n"
+		"      --stack-depth N     goroutine stack frames kept at create, block and\n"
+		"                          unblock, 0 to 32 (default 16; 0 is cheapest)\n"
 		"  -q, --quiet             no status line and no summary\n"
 		"  -v, --verbose           show libbpf's messages\n"
 		"  -h, --help              this text\n"
@@ -101,11 +105,13 @@ static int cmd_record_args(int argc, char **argv)
 		{"format", required_argument, NULL, 'F'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"no-goroutines", no_argument, NULL, 'G'},
+		{"stack-depth", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{},
 	};
-	struct record_opts o = {0};
+	struct record_opts o = {.stack_depth = 16};
 	int c;
 
 	optind = 1;
@@ -136,6 +142,20 @@ static int cmd_record_args(int argc, char **argv)
 		case 'q':
 			o.quiet = true;
 			break;
+		case 'G':
+			o.no_goroutines = true;
+			break;
+		case 'S': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 0 || v > 32) {
+				errmsg("bad stack depth '%s' (0 to 32)", optarg);
+				return EXIT_USAGE;
+			}
+			o.stack_depth = v;
+			break;
+		}
 		case 'v':
 			o.verbose = true;
 			break;

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include "capture.h"
 #include "convert.h"
+#include "goprobe.h"
 #include "procfs.h"
 #include "record.h"
 #include "tracer.h"
@@ -51,6 +52,9 @@ struct recorder {
 	pid_t exec_queue[EXEC_QUEUE][2];
 	int nexec;
 	uint64_t exec_overflow;
+	struct goprobe *go;
+	pid_t go_pending[MAX_TARGETS + 1]; /* Go processes awaiting their snapshot */
+	int ngo_pending;
 	pid_t child;
 	int child_status;
 	bool child_done;
@@ -64,6 +68,8 @@ static int on_record(void *ctx, const struct ev_header *h)
 	r->events++;
 	if (!r->werr)
 		r->werr = ctr_writer_add(r->w, h);
+	if (r->go && h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT)
+		goprobe_note(r->go, h);
 	/* Read the new image's cmdline after the drain, not per event. */
 	if (h->type == EV_PROCESS_EXEC) {
 		const struct ev_process_exec *e = (const void *)h;
@@ -271,6 +277,70 @@ static void status_line(struct recorder *r, uint64_t elapsed, uint64_t drops, bo
 		(unsigned long long)drops, size, final ? "\n" : "");
 }
 
+/* The file execvp would run for cmd, so its uprobes go in before the exec. */
+static int resolve_cmd(const char *cmd, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	char *copy, *dir, *save = NULL;
+	int rc = -ENOENT;
+
+	if (strchr(cmd, '/')) {
+		snprintf(out, len, "%s", cmd);
+		return access(out, X_OK) ? -errno : 0;
+	}
+	copy = strdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
+	if (!copy)
+		return -ENOMEM;
+	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		snprintf(out, len, "%s/%s", *dir ? dir : ".", cmd);
+		if (!access(out, X_OK)) {
+			rc = 0;
+			break;
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+/* Goroutine probes for one process; a non-Go target is traced at thread level. */
+static void attach_go(struct recorder *r, struct tracer *t, pid_t tgid, const char *path)
+{
+	char msg[512];
+	int rc;
+
+	if (r->o->no_goroutines)
+		return;
+	if (!r->go) {
+		r->go = goprobe_new(t, r->o->stack_depth, r->o->verbose, msg, sizeof(msg));
+		if (!r->go) {
+			errmsg("goroutine tracing unavailable: %s", msg);
+			return;
+		}
+	}
+	rc = goprobe_attach(r->go, tgid, path, msg, sizeof(msg));
+	if (rc == GOPROBE_ATTACHED) {
+		r->go_pending[r->ngo_pending++] = tgid;
+		if (r->o->verbose)
+			errmsg("goroutines: %s", msg);
+	} else if (rc == GOPROBE_NOT_GO) {
+		if (r->o->verbose)
+			errmsg("%s", msg);
+	} else if (!r->o->quiet || rc < 0) {
+		errmsg("%s", msg);
+	}
+}
+
+/* Snapshots Go processes that have reached their binary; keeps the rest. */
+static void go_snapshots(struct recorder *r)
+{
+	int keep = 0;
+
+	for (int i = 0; i < r->ngo_pending; i++)
+		if (goprobe_snapshot(r->go, r->go_pending[i], r->w) == 0)
+			r->go_pending[keep++] = r->go_pending[i];
+	r->ngo_pending = keep;
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa = {0};
@@ -364,14 +434,23 @@ int cmd_record(struct record_opts *o)
 		rc = EXIT_BPF;
 		goto out_capture;
 	}
-	for (int i = 0; i < o->npids; i++)
+	for (int i = 0; i < o->npids; i++) {
 		tracer_add_target(t, o->pids[i]);
-	if (rec.child > 0)
+		attach_go(&rec, t, o->pids[i], NULL);
+	}
+	if (rec.child > 0) {
+		char path[4096];
+
 		tracer_add_target(t, rec.child);
+		if (!resolve_cmd(o->cmd[0], path, sizeof(path)))
+			attach_go(&rec, t, rec.child, path);
+	}
 
 	start = now_boot_ns();
 	write_meta(&rec, start);
 	proc_snapshot(rec.w, start);
+	if (rec.go)
+		go_snapshots(&rec);
 	if (!o->quiet) {
 		if (o->cmd)
 			fprintf(stderr, "ctrace-bpf: recording %s (pid %d)%s\n", o->cmd[0], rec.child,
@@ -421,6 +500,8 @@ int cmd_record(struct record_opts *o)
 		}
 		write_watermark(&rec, drain_start - WATERMARK_MARGIN_NS);
 		flush_exec_queue(&rec);
+		if (rec.ngo_pending)
+			go_snapshots(&rec);
 		if (rec.werr)
 			break;
 		now = now_boot_ns();
@@ -468,6 +549,8 @@ int cmd_record(struct record_opts *o)
 		tracer_drain(t);
 		write_watermark(&rec, now);
 		flush_exec_queue(&rec);
+		if (rec.go && !rec.werr)
+			rec.werr = goprobe_write_symbols(rec.go, rec.w);
 		write_stats(&rec, t);
 		end.h.type = REC_END;
 		end.h.size = sizeof(end);
@@ -483,6 +566,8 @@ int cmd_record(struct record_opts *o)
 		drops_total += drops[i];
 	if (tty)
 		status_line(&rec, now_boot_ns() - start, drops_total, true);
+	goprobe_close(rec.go);
+	rec.go = NULL;
 	tracer_close(t);
 	t = NULL;
 
@@ -537,6 +622,7 @@ int cmd_record(struct record_opts *o)
 	goto out_child;
 
 out_tracer:
+	goprobe_close(rec.go);
 	tracer_close(t);
 	t = NULL;
 out_capture:

@@ -19,6 +19,8 @@ struct record_opts {
 	bool gzip;
 	bool quiet;
 	bool verbose;
+	bool no_goroutines;
+	unsigned int stack_depth; /* goroutine stack frames; 0: none */
 };
 
 /* Runs a recording; returns the process exit status. */

@@ -109,6 +109,31 @@ int text_write(struct ctr_reader *r, struct out *o)
 			out_printf(o, "rename %u %s => %s\n", e->pid, e->oldcomm, e->newcomm);
 			break;
 		}
+		case EV_GO_CREATE:
+		case EV_GO_START:
+		case EV_GO_BLOCK:
+		case EV_GO_UNBLOCK:
+		case EV_GO_SCHED:
+		case EV_GO_EXIT: {
+			static const char *const names[] = {"go_create", "go_start", "go_block",
+							    "go_unblock", "go_sched", "go_exit"};
+			const struct ev_go *e = (const void *)h;
+
+			out_printf(o, "%s G%lld p=%d", names[h->type - EV_GO_CREATE],
+				   (long long)e->goid, e->p);
+			if (h->type == EV_GO_CREATE || h->type == EV_GO_UNBLOCK)
+				out_printf(o, " by G%lld", (long long)e->other_goid);
+			if (h->type == EV_GO_BLOCK || h->type == EV_GO_UNBLOCK)
+				out_printf(o, " reason=%u", e->reason);
+			if (h->type == EV_GO_SCHED || h->type == EV_GO_UNBLOCK)
+				out_printf(o, " kind=%u", e->kind);
+			if (h->type == EV_GO_CREATE)
+				out_printf(o, " start=%#llx", (unsigned long long)e->pc);
+			for (int i = 0; i < e->nstack && i < 4; i++)
+				out_printf(o, "%s%#llx", i ? "," : " stack=", (unsigned long long)e->stack[i]);
+			out_printf(o, "\n");
+			break;
+		}
 		default:
 			out_printf(o, "type %u (%u bytes)\n", h->type, h->size);
 			break;

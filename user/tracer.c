@@ -28,7 +28,14 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	char buf[512];
 	size_t n;
 
-	if (level == LIBBPF_DEBUG && !log_verbose)
+	if (log_verbose) {
+		va_list aq;
+
+		va_copy(aq, ap);
+		vfprintf(stderr, fmt, aq);
+		va_end(aq);
+	}
+	if (level == LIBBPF_DEBUG)
 		return 0;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
@@ -37,8 +44,6 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	/* Keep the line that names a program; the verifier dump follows it. */
 	if (strstr(buf, "prog '") || !last_log[0])
 		snprintf(last_log, sizeof(last_log), "%s", buf);
-	if (log_verbose)
-		fprintf(stderr, "%s\n", buf);
 	return 0;
 }
 
@@ -170,6 +175,12 @@ int tracer_drops(struct tracer *t, __u64 drops[EV_KERNEL_MAX])
 	}
 	free(vals);
 	return 0;
+}
+
+void tracer_shared_maps(struct tracer *t, int *rings_fd, int *drops_fd)
+{
+	*rings_fd = bpf_map__fd(t->skel->maps.rings);
+	*drops_fd = bpf_map__fd(t->skel->maps.drops);
 }
 
 void tracer_close(struct tracer *t)

@@ -30,6 +30,8 @@ int tracer_poll(struct tracer *t, int timeout_ms);
 int tracer_drain(struct tracer *t);
 /* Records lost in the kernel so far, summed over CPUs, by type. */
 int tracer_drops(struct tracer *t, __u64 drops[EV_KERNEL_MAX]);
+/* The ring-buffer array and drop counters, for other BPF objects to share. */
+void tracer_shared_maps(struct tracer *t, int *rings_fd, int *drops_fd);
 void tracer_close(struct tracer *t);
 
 #endif /* CTRACE_TRACER_H */

@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "capture.h"
+#include "go_offsets.h"
+#include "go_x86.h"
+#include "godwarf.h"
+#include "goelf.h"
+#include "goprobe.h"
+#include "goroutines.skel.h"
+#include "tracer.h"
+
+#define MAX_PROCS 64
+#define PC_SET_MAX (1u << 20)
+
+/* The runtime functions probed, and what each tells. */
+static const struct {
+	const char *func;
+	enum go_probe probe;
+	bool required;
+} probes[] = {
+	{"runtime.execute", GP_EXECUTE, true},
+	{"runtime.park_m", GP_PARK_M, true},
+	{"runtime.ready", GP_READY, true},
+	{"runtime.goexit0", GP_GOEXIT0, true},
+	{"runtime.gosched_m", GP_GOSCHED_M, false},
+	{"runtime.gopreempt_m", GP_GOPREEMPT_M, false},
+	{"runtime.preemptPark", GP_PREEMPT_PARK, false},
+	{"runtime.injectglist", GP_INJECTGLIST, false},
+};
+
+struct goproc {
+	pid_t tgid;
+	char path[256];
+	struct goelf *elf;
+	struct go_offsets off;
+	struct godwarf_vars vars;
+	uint64_t allgs_addr; /* link-time; 0 if unknown */
+	uint64_t bias;
+	bool snapshot_done;
+	int major, minor;
+	char version[32];
+};
+
+struct pc_ent {
+	uint32_t tgid;
+	uint32_t exact; /* a function entry (start pc), not a return address */
+	uint64_t pc;
+};
+
+struct goprobe {
+	struct goroutines_bpf *skel;
+	struct bpf_link **links;
+	size_t nlinks, caplinks;
+	struct goproc procs[MAX_PROCS];
+	int nprocs;
+	unsigned int stack_depth;
+	bool verbose;
+	struct pc_ent *pcs;
+	size_t npcs;
+	uint64_t pcs_dropped;
+};
+
+struct goprobe *goprobe_new(struct tracer *t, unsigned int stack_depth, bool verbose, char *err,
+			    size_t errlen)
+{
+	struct goprobe *gp = calloc(1, sizeof(*gp));
+	int rings_fd, drops_fd, rc;
+
+	if (!gp) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	gp->stack_depth = stack_depth > GO_MAX_STACK ? GO_MAX_STACK : stack_depth;
+	gp->verbose = verbose;
+	gp->skel = goroutines_bpf__open();
+	if (!gp->skel) {
+		snprintf(err, errlen, "cannot open goroutine BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	tracer_shared_maps(t, &rings_fd, &drops_fd);
+	if (bpf_map__reuse_fd(gp->skel->maps.rings, rings_fd) ||
+	    bpf_map__reuse_fd(gp->skel->maps.drops, drops_fd)) {
+		snprintf(err, errlen, "cannot share ring buffers with the goroutine probes: %s",
+			 strerror(errno));
+		goto fail;
+	}
+	rc = goroutines_bpf__load(gp->skel);
+	if (rc) {
+		snprintf(err, errlen, "BPF load failed for program 'handle_go': %s", strerror(-rc));
+		goto fail;
+	}
+	return gp;
+fail:
+	goprobe_close(gp);
+	return NULL;
+}
+
+static int add_link(struct goprobe *gp, struct bpf_link *l)
+{
+	if (gp->nlinks == gp->caplinks) {
+		size_t n = gp->caplinks ? gp->caplinks * 2 : 32;
+		struct bpf_link **nl = realloc(gp->links, n * sizeof(*nl));
+
+		if (!nl)
+			return -ENOMEM;
+		gp->links = nl;
+		gp->caplinks = n;
+	}
+	gp->links[gp->nlinks++] = l;
+	return 0;
+}
+
+static int attach_at(struct goprobe *gp, struct goproc *p, uint64_t vaddr, uint64_t cookie,
+		     const char *what, char *msg, size_t len)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie);
+	struct bpf_link *l;
+	uint64_t off;
+
+	if (goelf_vaddr_to_offset(p->elf, vaddr, &off)) {
+		snprintf(msg, len, "%s: no file offset for %s", p->path, what);
+		return -EINVAL;
+	}
+	l = bpf_program__attach_uprobe_opts(gp->skel->progs.handle_go, p->tgid, p->path, off,
+					    &opts);
+	if (!l) {
+		int e = errno;
+
+		snprintf(msg, len, "cannot attach uprobe on %s in %s: %s", what, p->path,
+			 strerror(e));
+		return -e;
+	}
+	return add_link(gp, l);
+}
+
+static int probe_func(struct goprobe *gp, struct goproc *p, const char *func, enum go_probe probe,
+		      char *msg, size_t len)
+{
+	struct go_probe_site site;
+	uint8_t code[32];
+	uint64_t addr, size;
+
+	if (goelf_func(p->elf, func, &addr, &size))
+		return -ENOENT;
+	if (goelf_read_code(p->elf, addr, code, sizeof(code)))
+		return -EIO;
+	go_probe_site(code, size < sizeof(code) ? size : sizeof(code), &site);
+	if (gp->verbose)
+		fprintf(stderr, "ctrace-bpf: probe %s at +%zu%s\n", func, site.offset,
+			site.emulated ? "" : " (single-stepped)");
+	return attach_at(gp, p, addr + site.offset,
+			 GP_COOKIE(probe, site.guard_disp, site.cmp_r12), func, msg, len);
+}
+
+/* newproc's closure calls newproc1, then runqput(pp, newg, true): BX = newg there. */
+static int probe_newproc(struct goprobe *gp, struct goproc *p, char *msg, size_t len)
+{
+	uint64_t addr, size, rq, rqsize;
+	uint8_t code[512];
+	size_t off;
+
+	if (goelf_func(p->elf, "runtime.newproc.func1", &addr, &size) ||
+	    goelf_func(p->elf, "runtime.runqput", &rq, &rqsize))
+		return -ENOENT;
+	if (size > sizeof(code))
+		size = sizeof(code);
+	if (goelf_read_code(p->elf, addr, code, size) ||
+	    go_find_call(code, size, addr, rq, &off))
+		return -ENOENT;
+	return attach_at(gp, p, addr + off, GP_COOKIE(GP_NEWPROC, 0, 0), "runtime.newproc.func1",
+			 msg, len);
+}
+
+/* allgs from DWARF, else from forEachG's loads of its pointer and length. */
+static uint64_t find_allgs(struct goproc *p)
+{
+	uint64_t addr, size, loads[32];
+	uint8_t code[256];
+	size_t n;
+
+	if (p->vars.allgs_addr)
+		return p->vars.allgs_addr;
+	if (goelf_func(p->elf, "runtime.forEachG", &addr, &size))
+		return 0;
+	if (size > sizeof(code))
+		size = sizeof(code);
+	if (goelf_read_code(p->elf, addr, code, size))
+		return 0;
+	n = go_rip_loads(code, size, addr, loads, 32);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++)
+			if (loads[j] == loads[i] + 8)
+				return loads[i];
+	return 0;
+}
+
+static struct goproc *find_proc(struct goprobe *gp, pid_t tgid)
+{
+	for (int i = 0; i < gp->nprocs; i++)
+		if (gp->procs[i].tgid == tgid)
+			return &gp->procs[i];
+	return NULL;
+}
+
+int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, size_t len)
+{
+	struct goproc *p;
+	const struct go_offsets *tab;
+	struct go_cfg cfg;
+	char err[256];
+	bool from_dwarf;
+	int rc;
+
+	if (gp->nprocs == MAX_PROCS) {
+		snprintf(msg, len, "too many Go processes (at most %d)", MAX_PROCS);
+		return -E2BIG;
+	}
+	p = &gp->procs[gp->nprocs];
+	memset(p, 0, sizeof(*p));
+	p->tgid = tgid;
+	if (path)
+		snprintf(p->path, sizeof(p->path), "%s", path);
+	else
+		snprintf(p->path, sizeof(p->path), "/proc/%d/exe", tgid);
+	p->elf = goelf_open(p->path, err, sizeof(err));
+	if (!p->elf || !goelf_version(p->elf)) {
+		snprintf(msg, len, "pid %d is not a Go program (%s); tracing its threads only",
+			 tgid, p->elf ? "no Go build info" : err);
+		goelf_close(p->elf);
+		return GOPROBE_NOT_GO;
+	}
+	snprintf(p->version, sizeof(p->version), "%s", goelf_version(p->elf));
+	goelf_version_num(p->elf, &p->major, &p->minor);
+
+	rc = godwarf_read(p->path, &p->off, &p->vars, err, sizeof(err));
+	from_dwarf = rc == 0;
+	if (rc) {
+		tab = go_offsets_for_version(p->major, p->minor);
+		if (!tab) {
+			snprintf(msg, len,
+				 "pid %d runs %s, whose runtime layout is unknown without DWARF "
+				 "(supported: %s); tracing its threads only",
+				 tgid, p->version, go_offsets_supported());
+			goelf_close(p->elf);
+			return GOPROBE_UNSUPPORTED;
+		}
+		p->off = *tab;
+		memset(&p->vars, 0, sizeof(p->vars));
+	}
+	if (!go_waitreason_string(p->minor, 0) && p->major == 1) {
+		snprintf(msg, len, "pid %d runs %s, whose wait reasons are unknown (supported: %s); "
+			 "tracing its threads only", tgid, p->version, go_offsets_supported());
+		goelf_close(p->elf);
+		return GOPROBE_UNSUPPORTED;
+	}
+	p->allgs_addr = find_allgs(p);
+
+	cfg = (struct go_cfg){
+		.g_goid = p->off.g_goid,
+		.g_m = p->off.g_m,
+		.g_waitreason = p->off.g_waitreason,
+		.g_startpc = p->off.g_startpc,
+		.g_gopc = p->off.g_gopc,
+		.g_schedlink = p->off.g_schedlink,
+		.g_sched_pc = p->off.g_sched_pc,
+		.g_sched_bp = p->off.g_sched_bp,
+		.m_curg = p->off.m_curg,
+		.m_p = p->off.m_p,
+		.p_id = p->off.p_id,
+		.stack_depth = gp->stack_depth,
+	};
+	{
+		__u32 key = tgid;
+
+		if (bpf_map__update_elem(gp->skel->maps.go_cfgs, &key, sizeof(key), &cfg,
+					 sizeof(cfg), BPF_ANY)) {
+			snprintf(msg, len, "cannot configure goroutine probes: %s", strerror(errno));
+			goelf_close(p->elf);
+			return -errno;
+		}
+	}
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		rc = probe_func(gp, p, probes[i].func, probes[i].probe, msg, len);
+		if (rc == -ENOENT && !probes[i].required)
+			continue;
+		if (rc == -ENOENT) {
+			snprintf(msg, len, "%s (pid %d): %s not found; tracing its threads only",
+				 p->version, tgid, probes[i].func);
+			rc = GOPROBE_UNSUPPORTED;
+		}
+		if (rc)
+			goto fail;
+	}
+	rc = probe_newproc(gp, p, msg, len);
+	if (rc == -ENOENT) {
+		snprintf(msg, len, "%s (pid %d): go statement site not found; tracing its threads only",
+			 p->version, tgid);
+		rc = GOPROBE_UNSUPPORTED;
+	}
+	if (rc)
+		goto fail;
+	gp->nprocs++;
+	snprintf(msg, len, "pid %d: %s, offsets from %s, %s", tgid, p->version,
+		 from_dwarf ? "DWARF" : "the built-in table",
+		 goelf_pclntab_source(p->elf));
+	return GOPROBE_ATTACHED;
+fail:
+	{
+		__u32 key = tgid;
+
+		bpf_map__delete_elem(gp->skel->maps.go_cfgs, &key, sizeof(key), 0);
+	}
+	goelf_close(p->elf);
+	return rc;
+}
+
+/* The exe mapping at file offset 0 gives the PIE load bias. */
+static int find_bias(struct goproc *p, uint64_t *bias)
+{
+	char path[64], line[512], exe[256];
+	ssize_t n;
+	FILE *f;
+	int rc = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", p->tgid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -errno;
+	exe[n] = 0;
+	/* Launch mode: until exec, the process still runs ctrace-bpf. */
+	snprintf(path, sizeof(path), "/proc/%d/maps", p->tgid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, off;
+		char *file = strchr(line, '/');
+
+		if (!file || sscanf(line, "%llx-%llx %*s %llx", &start, &end, &off) != 3)
+			continue;
+		file[strcspn(file, "\n")] = 0;
+		if (strcmp(file, exe))
+			continue;
+		if (off == 0) {
+			*bias = goelf_is_pie(p->elf) ? start : 0;
+			rc = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static int read_mem(int fd, uint64_t addr, void *buf, size_t len)
+{
+	return pread(fd, buf, len, addr) == (ssize_t)len ? 0 : -1;
+}
+
+static uint64_t mem_u64(int fd, uint64_t addr)
+{
+	uint64_t v = 0;
+
+	read_mem(fd, addr, &v, sizeof(v));
+	return v;
+}
+
+static void walk_allgs(struct goprobe *gp, struct goproc *p, struct ctr_writer *w, uint64_t ts)
+{
+	const struct go_gstatus *st = go_gstatus_for_version(p->major, p->minor);
+	char path[64];
+	uint64_t arr, n;
+	int fd;
+
+	if (!p->allgs_addr)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/mem", p->tgid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	arr = mem_u64(fd, p->allgs_addr + p->bias);
+	n = mem_u64(fd, p->allgs_addr + p->bias + 8);
+	if (n > 10000000)
+		n = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		union {
+			struct rec_go_g r;
+			char buf[sizeof(struct rec_go_g) + GO_MAX_STACK * 8];
+		} u;
+		uint64_t g = mem_u64(fd, arr + i * 8), pc, bp;
+		uint32_t status = 0;
+		uint8_t reason = 0;
+
+		if (!g)
+			continue;
+		memset(&u.r, 0, sizeof(u.r));
+		read_mem(fd, g + p->off.g_atomicstatus, &status, sizeof(status));
+		status &= ~(uint32_t)(st ? st->scan : 0x1000);
+		if (st && (status == (uint32_t)st->dead || status == (uint32_t)st->idle))
+			continue;
+		read_mem(fd, g + p->off.g_waitreason, &reason, 1);
+		u.r.h.type = REC_GO_G;
+		u.r.h.ts = ts;
+		u.r.h.tgid = p->tgid;
+		u.r.g = g;
+		u.r.goid = mem_u64(fd, g + p->off.g_goid);
+		u.r.parent_goid = p->off.g_parent_goid >= 0 ? mem_u64(fd, g + p->off.g_parent_goid) : 0;
+		u.r.startpc = mem_u64(fd, g + p->off.g_startpc);
+		u.r.gopc = mem_u64(fd, g + p->off.g_gopc);
+		u.r.status = status;
+		u.r.reason = reason;
+		/* Parked goroutines have their resume point saved in g.sched. */
+		pc = mem_u64(fd, g + p->off.g_sched_pc);
+		bp = mem_u64(fd, g + p->off.g_sched_bp);
+		for (unsigned int d = 0; d < gp->stack_depth && pc; d++) {
+			u.r.stack[u.r.nstack++] = pc;
+			if (!bp)
+				break;
+			pc = mem_u64(fd, bp + 8);
+			bp = mem_u64(fd, bp);
+		}
+		u.r.h.size = sizeof(u.r) + u.r.nstack * 8;
+		ctr_writer_add(w, &u);
+		goprobe_note(gp, &u.r.h);
+	}
+	close(fd);
+}
+
+int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w)
+{
+	struct goproc *p = find_proc(gp, tgid);
+	struct rec_go_proc r = {0};
+	uint64_t ts;
+
+	if (!p)
+		return -ENOENT;
+	if (p->snapshot_done)
+		return 1;
+	if (find_bias(p, &p->bias))
+		return 0;
+	{
+		struct timespec t;
+
+		clock_gettime(CLOCK_BOOTTIME, &t);
+		ts = (uint64_t)t.tv_sec * 1000000000ull + t.tv_nsec;
+	}
+	r.h.type = REC_GO_PROC;
+	r.h.size = sizeof(r);
+	r.h.ts = ts;
+	r.h.tid = tgid;
+	r.h.tgid = tgid;
+	r.major = p->major;
+	r.minor = p->minor;
+	r.load_bias = p->bias;
+	snprintf(r.version, sizeof(r.version), "%s", p->version);
+	snprintf(r.path, sizeof(r.path), "%s", p->path);
+	ctr_writer_add(w, &r);
+	walk_allgs(gp, p, w, ts);
+	p->snapshot_done = true;
+	return 1;
+}
+
+static void note_pc(struct goprobe *gp, uint32_t tgid, uint64_t pc, bool exact)
+{
+	size_t i;
+
+	if (!pc)
+		return;
+	if (!gp->pcs) {
+		gp->pcs = calloc(PC_SET_MAX, sizeof(*gp->pcs));
+		if (!gp->pcs)
+			return;
+	}
+	if (gp->npcs >= PC_SET_MAX / 2) {
+		gp->pcs_dropped++;
+		return;
+	}
+	i = ((pc * 0x9e3779b97f4a7c15ull) ^ tgid ^ exact) & (PC_SET_MAX - 1);
+	while (gp->pcs[i].pc) {
+		if (gp->pcs[i].pc == pc && gp->pcs[i].tgid == tgid && gp->pcs[i].exact == exact)
+			return;
+		i = (i + 1) & (PC_SET_MAX - 1);
+	}
+	gp->pcs[i] = (struct pc_ent){tgid, exact, pc};
+	gp->npcs++;
+}
+
+void goprobe_note(struct goprobe *gp, const struct ev_header *h)
+{
+	if (h->type == REC_GO_G) {
+		const struct rec_go_g *r = (const void *)h;
+
+		note_pc(gp, h->tgid, r->startpc, true);
+		note_pc(gp, h->tgid, r->gopc, false);
+		for (int i = 0; i < r->nstack && i < GO_MAX_STACK; i++)
+			note_pc(gp, h->tgid, r->stack[i], false);
+		return;
+	}
+	if (h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT) {
+		const struct ev_go *e = (const void *)h;
+
+		if (h->type == EV_GO_CREATE) {
+			note_pc(gp, h->tgid, e->pc, true);
+			note_pc(gp, h->tgid, e->pc2, false);
+		}
+		for (int i = 0; i < e->nstack && i < GO_MAX_STACK; i++)
+			note_pc(gp, h->tgid, e->stack[i], false);
+	}
+}
+
+int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w)
+{
+	if (!gp->pcs)
+		return 0;
+	for (size_t i = 0; i < PC_SET_MAX; i++) {
+		const struct pc_ent *e = &gp->pcs[i];
+		struct goproc *p;
+		const char *func = NULL, *file = NULL;
+		int line = 0, rc;
+		union {
+			struct rec_go_sym r;
+			char buf[sizeof(struct rec_go_sym) + 1024];
+		} u;
+		size_t fl, fil;
+
+		if (!e->pc || !(p = find_proc(gp, e->tgid)))
+			continue;
+		/* A return address belongs to the call before it. */
+		if (goelf_pc_lookup(p->elf, e->pc - p->bias - (e->exact ? 0 : 1), &func, &file,
+				    &line))
+			continue;
+		fl = func ? strlen(func) + 1 : 1;
+		fil = file ? strlen(file) + 1 : 1;
+		if (fl > 512)
+			fl = 512;
+		if (fil > 511)
+			fil = 511;
+		memset(&u.r, 0, sizeof(u.r));
+		u.r.h.type = REC_GO_SYM;
+		u.r.h.tgid = e->tgid;
+		u.r.h.flags = e->exact;
+		u.r.pc = e->pc;
+		u.r.line = line;
+		u.r.func_len = fl;
+		u.r.file_len = fil;
+		memcpy(u.r.names, func ? func : "", fl - 1);
+		u.r.names[fl - 1] = 0;
+		memcpy(u.r.names + fl, file ? file : "", fil - 1);
+		u.r.names[fl + fil - 1] = 0;
+		u.r.h.size = sizeof(u.r) + fl + fil;
+		rc = ctr_writer_add(w, &u);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void goprobe_close(struct goprobe *gp)
+{
+	if (!gp)
+		return;
+	for (size_t i = 0; i < gp->nlinks; i++)
+		bpf_link__destroy(gp->links[i]);
+	free(gp->links);
+	for (int i = 0; i < gp->nprocs; i++)
+		goelf_close(gp->procs[i].elf);
+	goroutines_bpf__destroy(gp->skel);
+	free(gp->pcs);
+	free(gp);
+}
