@@ -75,8 +75,30 @@ size_t ctr_task_count(const struct ctr_reader *r);
 const struct ctr_task *ctr_task_at(const struct ctr_reader *r, size_t i);
 const struct ctr_task *ctr_task_find(const struct ctr_reader *r, uint32_t tid);
 
+/* Go processes and the symbols the collector resolved for them. */
+struct ctr_go_proc {
+	uint32_t tgid;
+	int major, minor;
+	uint64_t load_bias;
+	char version[32];
+	char path[256];
+};
+
+struct ctr_go_sym {
+	const char *func, *file;
+	int line;
+};
+
+size_t ctr_go_proc_count(const struct ctr_reader *r);
+const struct ctr_go_proc *ctr_go_proc_at(const struct ctr_reader *r, size_t i);
+const struct ctr_go_proc *ctr_go_proc_find(const struct ctr_reader *r, uint32_t tgid);
+/* exact: pc is a function entry (start pc); else a return address. NULL if unknown. */
+const struct ctr_go_sym *ctr_go_sym(const struct ctr_reader *r, uint32_t tgid, uint64_t pc,
+				    bool exact);
+
 /*
- * Event records (types < REC_META) in timestamp order, ties kept in file
+ * Event records (types < REC_META, plus REC_GO_PROC and REC_GO_G, which
+ * carry state at attach) in timestamp order, ties kept in file
  * order. Returns 1 with *ev set (valid until the next call), 0 at the end,
  * -1 on a read error (err filled by ctr_error()).
  */

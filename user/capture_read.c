@@ -35,8 +35,19 @@ struct meta_kv {
 	char *key, *value;
 };
 
+struct sym_ent {
+	uint32_t tgid;
+	uint32_t exact;
+	uint64_t pc;
+	struct ctr_go_sym sym;
+};
+
 struct ctr_reader {
 	FILE *f;
+	struct ctr_go_proc *goprocs;
+	size_t ngoprocs;
+	struct sym_ent *syms;
+	size_t nsyms, symcap;
 	char err[256];
 	struct ctr_info info;
 	struct meta_kv *meta;
@@ -268,9 +279,40 @@ static size_t min_size(uint16_t type)
 		return sizeof(struct rec_stats);
 	case REC_END:
 		return sizeof(struct rec_end);
+	case EV_GO_CREATE:
+	case EV_GO_START:
+	case EV_GO_BLOCK:
+	case EV_GO_UNBLOCK:
+	case EV_GO_SCHED:
+	case EV_GO_EXIT:
+		return sizeof(struct ev_go);
+	case REC_GO_PROC:
+		return sizeof(struct rec_go_proc);
+	case REC_GO_G:
+		return sizeof(struct rec_go_g);
+	case REC_GO_SYM:
+		return sizeof(struct rec_go_sym);
 	default:
 		return sizeof(struct ev_header);
 	}
+}
+
+/* Size checks a consumer may rely on, variable parts included. */
+static bool valid_record(const struct ev_header *h)
+{
+	if (h->size < min_size(h->type))
+		return false;
+	if (h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT) {
+		const struct ev_go *e = (const void *)h;
+
+		return e->nstack <= GO_MAX_STACK && sizeof(*e) + e->nstack * 8u <= h->size;
+	}
+	if (h->type == REC_GO_G) {
+		const struct rec_go_g *e = (const void *)h;
+
+		return e->nstack <= GO_MAX_STACK && sizeof(*e) + e->nstack * 8u <= h->size;
+	}
+	return true;
 }
 
 /* ---- first pass ---- */
@@ -304,12 +346,88 @@ static void add_meta(struct ctr_reader *r, const struct ev_header *h)
 	r->nmeta++;
 }
 
+static size_t sym_slot(const struct ctr_reader *r, uint32_t tgid, uint64_t pc, bool exact)
+{
+	size_t i = ((pc * 0x9e3779b97f4a7c15ull) ^ tgid ^ exact) & (r->symcap - 1);
+
+	while (r->syms[i].pc &&
+	       (r->syms[i].pc != pc || r->syms[i].tgid != tgid || r->syms[i].exact != exact))
+		i = (i + 1) & (r->symcap - 1);
+	return i;
+}
+
+static void add_sym(struct ctr_reader *r, const struct rec_go_sym *e)
+{
+	size_t names = e->h.size - sizeof(*e), i;
+	struct sym_ent *s;
+
+	if (!e->pc || (size_t)e->func_len + e->file_len > names || !e->func_len || !e->file_len ||
+	    e->names[e->func_len - 1] || e->names[e->func_len + e->file_len - 1])
+		return;
+	if ((r->nsyms + 1) * 2 > r->symcap) {
+		struct sym_ent *old = r->syms;
+		size_t ocap = r->symcap;
+
+		r->symcap = ocap ? ocap * 2 : 4096;
+		r->syms = calloc(r->symcap, sizeof(*r->syms));
+		if (!r->syms) {
+			r->syms = old;
+			r->symcap = ocap;
+			return;
+		}
+		for (size_t j = 0; j < ocap; j++)
+			if (old[j].pc)
+				r->syms[sym_slot(r, old[j].tgid, old[j].pc, old[j].exact)] = old[j];
+		free(old);
+	}
+	i = sym_slot(r, e->h.tgid, e->pc, e->h.flags & 1);
+	s = &r->syms[i];
+	if (s->pc)
+		return;
+	s->pc = e->pc;
+	s->tgid = e->h.tgid;
+	s->exact = e->h.flags & 1;
+	s->sym.func = strdup(e->names);
+	s->sym.file = strdup(e->names + e->func_len);
+	s->sym.line = e->line;
+	r->nsyms++;
+}
+
+size_t ctr_go_proc_count(const struct ctr_reader *r)
+{
+	return r->ngoprocs;
+}
+
+const struct ctr_go_proc *ctr_go_proc_at(const struct ctr_reader *r, size_t i)
+{
+	return i < r->ngoprocs ? &r->goprocs[i] : NULL;
+}
+
+const struct ctr_go_proc *ctr_go_proc_find(const struct ctr_reader *r, uint32_t tgid)
+{
+	for (size_t i = 0; i < r->ngoprocs; i++)
+		if (r->goprocs[i].tgid == tgid)
+			return &r->goprocs[i];
+	return NULL;
+}
+
+const struct ctr_go_sym *ctr_go_sym(const struct ctr_reader *r, uint32_t tgid, uint64_t pc,
+				    bool exact)
+{
+	size_t i;
+
+	if (!r->symcap || !pc)
+		return NULL;
+	i = sym_slot(r, tgid, pc, exact);
+	return r->syms[i].pc ? &r->syms[i].sym : NULL;
+}
+
 static void scan_record(struct ctr_reader *r, const struct ev_header *h)
 {
 	struct ctr_info *in = &r->info;
 	struct ctr_task *t;
 
-	if (h->size < min_size(h->type))
+	if (!valid_record(h))
 		return;
 	if (h->type < REC_META) {
 		in->events++;
@@ -382,6 +500,29 @@ static void scan_record(struct ctr_reader *r, const struct ev_header *h)
 		}
 		break;
 	}
+	case REC_GO_PROC: {
+		const struct rec_go_proc *e = (const void *)h;
+		struct ctr_go_proc *n;
+
+		if (ctr_go_proc_find(r, h->tgid))
+			break;
+		n = realloc(r->goprocs, (r->ngoprocs + 1) * sizeof(*n));
+		if (!n)
+			break;
+		r->goprocs = n;
+		n += r->ngoprocs++;
+		memset(n, 0, sizeof(*n));
+		n->tgid = h->tgid;
+		n->major = e->major;
+		n->minor = e->minor;
+		n->load_bias = e->load_bias;
+		memcpy(n->version, e->version, sizeof(n->version) - 1);
+		memcpy(n->path, e->path, sizeof(n->path) - 1);
+		break;
+	}
+	case REC_GO_SYM:
+		add_sym(r, (const void *)h);
+		break;
 	case REC_STATS: {
 		const struct rec_stats *e = (const void *)h;
 
@@ -632,7 +773,8 @@ static int fill(struct ctr_reader *r)
 				r->watermark = h->ts;
 			continue;
 		}
-		if (h->type >= REC_META || h->size < min_size(h->type))
+		if ((h->type >= REC_META && h->type != REC_GO_PROC && h->type != REC_GO_G) ||
+		    !valid_record(h))
 			continue;
 		if (heap_push(r, h, r->cur)) {
 			set_err(r, "out of memory");
@@ -693,6 +835,12 @@ void ctr_close(struct ctr_reader *r)
 		free(r->meta[i].value);
 	}
 	free(r->meta);
+	for (size_t i = 0; i < r->symcap; i++) {
+		free((char *)r->syms[i].sym.func);
+		free((char *)r->syms[i].sym.file);
+	}
+	free(r->syms);
+	free(r->goprocs);
 	free(r->heap);
 	free(r->zbuf);
 	if (r->f)

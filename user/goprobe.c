@@ -433,7 +433,8 @@ static void walk_allgs(struct goprobe *gp, struct goproc *p, struct ctr_writer *
 	close(fd);
 }
 
-int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w)
+int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w, uint64_t attach_ts,
+		     bool walk)
 {
 	struct goproc *p = find_proc(gp, tgid);
 	struct rec_go_proc r = {0};
@@ -462,7 +463,8 @@ int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w)
 	snprintf(r.version, sizeof(r.version), "%s", p->version);
 	snprintf(r.path, sizeof(r.path), "%s", p->path);
 	ctr_writer_add(w, &r);
-	walk_allgs(gp, p, w, ts);
+	if (walk)
+		walk_allgs(gp, p, w, attach_ts);
 	p->snapshot_done = true;
 	return 1;
 }

@@ -31,11 +31,14 @@ struct goprobe *goprobe_new(struct tracer *t, unsigned int stack_depth, bool ver
  */
 int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, size_t len);
 /*
- * Once the process runs the binary: writes its REC_GO_PROC and one
- * REC_GO_G per goroutine alive now. Returns 1 when done, 0 when the process
- * has not exec'd the binary yet (launch mode), negative on error.
+ * Once the process runs the binary: writes its REC_GO_PROC and, with walk,
+ * one REC_GO_G per goroutine alive now, stamped attach_ts (the probes were
+ * live from then on, so later records refine what the walk declares).
+ * Returns 1 when done, 0 when the process has not exec'd the binary yet
+ * (launch mode), negative on error.
  */
-int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w);
+int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w, uint64_t attach_ts,
+		     bool walk);
 /* Remembers the pcs of a goroutine record, to symbolize at the end. */
 void goprobe_note(struct goprobe *gp, const struct ev_header *h);
 /* Writes REC_GO_SYM records for every pc noted. */

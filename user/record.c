@@ -55,6 +55,7 @@ struct recorder {
 	struct goprobe *go;
 	pid_t go_pending[MAX_TARGETS + 1]; /* Go processes awaiting their snapshot */
 	int ngo_pending;
+	uint64_t go_attach_ts;
 	pid_t child;
 	int child_status;
 	bool child_done;
@@ -336,7 +337,9 @@ static void go_snapshots(struct recorder *r)
 	int keep = 0;
 
 	for (int i = 0; i < r->ngo_pending; i++)
-		if (goprobe_snapshot(r->go, r->go_pending[i], r->w) == 0)
+		/* A launched command has no goroutines from before the probes. */
+		if (goprobe_snapshot(r->go, r->go_pending[i], r->w, r->go_attach_ts,
+				     r->go_pending[i] != r->child) == 0)
 			r->go_pending[keep++] = r->go_pending[i];
 	r->ngo_pending = keep;
 }
@@ -434,6 +437,7 @@ int cmd_record(struct record_opts *o)
 		rc = EXIT_BPF;
 		goto out_capture;
 	}
+	rec.go_attach_ts = now_boot_ns();
 	for (int i = 0; i < o->npids; i++) {
 		tracer_add_target(t, o->pids[i]);
 		attach_go(&rec, t, o->pids[i], NULL);
