@@ -20,6 +20,11 @@ enum out_format {
  * function of the capture: the same .ctr gives byte-identical files.
  */
 int perfetto_write(struct ctr_reader *r, struct out *o);
+/*
+ * Writes sched_switch/sched_waking as CompactSched (default off). Without a
+ * call, CTRACE_PERFETTO_COMPACT=1 in the environment turns it on.
+ */
+void perfetto_set_compact(int on);
 int chrome_json_write(struct ctr_reader *r, struct out *o);
 int text_write(struct ctr_reader *r, struct out *o);
 

@@ -517,6 +517,49 @@ void goprobe_note(struct goprobe *gp, const struct ev_header *h)
 	}
 }
 
+/*
+ * `go f(x)` starts a compiler-made wrapper (main.main.func3, or
+ * main.main.gowrap1 since go1.22) whose only call is f: name the goroutine
+ * after f, as a reader of the source would.
+ */
+static const char *unwrap_start(struct goproc *p, uint64_t entry, const char *name)
+{
+	uint8_t code[96];
+	uint64_t target = 0, e, sz, addr, size;
+	const char *tfunc, *file;
+	int line, calls = 0;
+
+	if (!strstr(name, ".func") && !strstr(name, ".gowrap"))
+		return name;
+	if (goelf_pc_func(p->elf, entry, &addr, &size) || addr != entry)
+		return name;
+	if (size > sizeof(code))
+		return name;
+	if (goelf_read_code(p->elf, entry, code, size))
+		return name;
+	for (size_t i = 0; i + 5 <= size; i++) {
+		int32_t rel;
+		uint64_t t;
+
+		if (code[i] != 0xe8)
+			continue;
+		memcpy(&rel, code + i + 1, 4);
+		t = entry + i + 5 + (int64_t)rel;
+		/* Only real call targets: the entry of a known function. */
+		if (goelf_pc_func(p->elf, t, &e, &sz) || e != t ||
+		    goelf_pc_lookup(p->elf, t, &tfunc, &file, &line) || !tfunc)
+			continue;
+		if (!strncmp(tfunc, "runtime.morestack", 17))
+			continue;
+		target = t;
+		calls++;
+	}
+	if (calls != 1 || goelf_pc_lookup(p->elf, target, &tfunc, &file, &line) || !tfunc ||
+	    !strncmp(tfunc, "runtime.", 8))
+		return name;
+	return tfunc;
+}
+
 int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w)
 {
 	if (!gp->pcs)
@@ -538,6 +581,8 @@ int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w)
 		if (goelf_pc_lookup(p->elf, e->pc - p->bias - (e->exact ? 0 : 1), &func, &file,
 				    &line))
 			continue;
+		if (e->exact && func)
+			func = unwrap_start(p, e->pc - p->bias, func);
 		fl = func ? strlen(func) + 1 : 1;
 		fil = file ? strlen(file) + 1 : 1;
 		if (fl > 512)
