@@ -149,6 +149,10 @@ struct pf {
 	struct pfgo *go; /* goroutine tracks, when the capture has Go processes */
 };
 
+/*
+ * Compact sched encoding is the default (a few bytes per switch instead of
+ * ~40); CTRACE_PERFETTO_COMPACT=0 writes every event in full.
+ */
 static int compact_mode = -1; /* -1: CTRACE_PERFETTO_COMPACT decides */
 
 void perfetto_set_compact(int on)
@@ -163,7 +167,7 @@ static bool want_compact(void)
 	if (compact_mode >= 0)
 		return compact_mode;
 	e = getenv("CTRACE_PERFETTO_COMPACT");
-	return e && *e && strcmp(e, "0");
+	return !e || !*e || strcmp(e, "0");
 }
 
 /* Comms are compared and interned NUL-padded, whatever follows the NUL. */

@@ -28,10 +28,20 @@
 
 #define NAME_BUCKETS 1024
 
+/* Interning tables, each with its own iid space (InternedData field numbers). */
+enum { IN_EVENT_NAME, IN_ANNOT_NAME, IN_STRING, IN_KINDS };
+static const uint32_t in_field[IN_KINDS] = {2, 3, 29};
+
 struct iname {
 	char *s;
 	uint64_t iid;
 	struct iname *next;
+};
+
+struct new_intern {
+	int kind;
+	uint64_t iid;
+	const char *s;
 };
 
 struct gtrack {
@@ -52,11 +62,15 @@ struct pfgo {
 	struct out *o;
 	struct gostate *gs;
 	struct pbw pkt;
+	struct pbw ann; /* debug annotations of the event being built */
 	int err;
 	bool first;
-	struct iname *names[NAME_BUCKETS];
-	uint64_t next_iid;
+	struct iname *names[IN_KINDS][NAME_BUCKETS];
+	uint64_t next_iid[IN_KINDS];
+	struct new_intern fresh[16]; /* defined by the packet being built */
+	int nfresh;
 	uint64_t next_flow;
+	uint64_t next_g_uuid;
 	uint32_t procs[64];
 	int nprocs;
 	struct thr *thr[NAME_BUCKETS];
@@ -64,29 +78,30 @@ struct pfgo {
 	char stackbuf[4096];
 };
 
+/*
+ * Track uuids are small (short varints on every event): pids below 2^22 in
+ * the low ranges, goroutines numbered from G_UUID_BASE up.
+ */
+#define G_UUID_BASE (1ull << 26)
+
+static uint64_t thread_uuid(uint32_t tid)
+{
+	return (uint64_t)tid << 2;
+}
+
 static uint64_t proc_uuid(uint32_t tgid)
 {
-	return 0x5000000000000000ull | tgid;
+	return (uint64_t)tgid << 2 | 1;
 }
 
 static uint64_t group_uuid(uint32_t tgid)
 {
-	return 0x5100000000000000ull | tgid;
+	return (uint64_t)tgid << 2 | 2;
 }
 
 static uint64_t runtime_uuid(uint32_t tgid)
 {
-	return 0x5200000000000000ull | tgid;
-}
-
-static uint64_t thread_uuid(uint32_t tid)
-{
-	return 0x5300000000000000ull | tid;
-}
-
-static uint64_t g_uuid(uint32_t tgid, int64_t goid)
-{
-	return 0x6000000000000000ull ^ ((uint64_t)tgid << 36) ^ (uint64_t)goid;
+	return (uint64_t)tgid << 2 | 3;
 }
 
 static void packet_out(struct pfgo *p)
@@ -125,25 +140,44 @@ static unsigned int shash(const char *s)
 	return h & (NAME_BUCKETS - 1);
 }
 
-/* The iid for an event name; a new one is defined in the same packet. */
-static uint64_t name_iid(struct pfgo *p, const char *s, bool *is_new)
+/* The iid for a string; a new one is defined in the packet being built. */
+static uint64_t intern(struct pfgo *p, int kind, const char *s)
 {
 	unsigned int b = shash(s);
 	struct iname *n;
 
-	*is_new = false;
-	for (n = p->names[b]; n; n = n->next)
+	for (n = p->names[kind][b]; n; n = n->next)
 		if (!strcmp(n->s, s))
 			return n->iid;
-	n = calloc(1, sizeof(*n));
-	if (!n)
+	if (p->nfresh == (int)(sizeof(p->fresh) / sizeof(p->fresh[0])))
 		return 0;
-	n->s = strdup(s);
-	n->iid = ++p->next_iid;
-	n->next = p->names[b];
-	p->names[b] = n;
-	*is_new = true;
+	n = calloc(1, sizeof(*n));
+	if (!n || !(n->s = strdup(s))) {
+		free(n);
+		return 0;
+	}
+	n->iid = ++p->next_iid[kind];
+	n->next = p->names[kind][b];
+	p->names[kind][b] = n;
+	p->fresh[p->nfresh++] = (struct new_intern){kind, n->iid, n->s};
 	return n->iid;
+}
+
+/* Writes the interned_data for the strings this packet defined first. */
+static void write_fresh(struct pfgo *p)
+{
+	if (!p->nfresh)
+		return;
+	pbw_begin(&p->pkt, 12);
+	for (int i = 0; i < p->nfresh; i++) {
+		/* EventName, DebugAnnotationName: name = 2; InternedString: str = 2 (bytes). */
+		pbw_begin(&p->pkt, in_field[p->fresh[i].kind]);
+		pbw_uint(&p->pkt, 1, p->fresh[i].iid);
+		pbw_string(&p->pkt, 2, p->fresh[i].s);
+		pbw_end(&p->pkt);
+	}
+	pbw_end(&p->pkt);
+	p->nfresh = 0;
 }
 
 struct te {
@@ -158,57 +192,56 @@ struct te {
 	bool have_thread;
 };
 
-static void annot_int(struct pbw *w, const char *name, int64_t v)
+/* Annotations go to a side buffer: their interned strings must be known first. */
+static void annot_int(struct pfgo *p, struct pbw *w, const char *name, int64_t v)
 {
 	pbw_begin(w, 4);
-	pbw_string(w, 10, name);
+	pbw_uint(w, 1, intern(p, IN_ANNOT_NAME, name));
 	pbw_int(w, 4, v);
 	pbw_end(w);
 }
 
-static void annot_str(struct pbw *w, const char *name, const char *v)
+static void annot_str(struct pfgo *p, struct pbw *w, const char *name, const char *v)
 {
 	pbw_begin(w, 4);
-	pbw_string(w, 10, name);
-	pbw_string(w, 6, v);
+	pbw_uint(w, 1, intern(p, IN_ANNOT_NAME, name));
+	pbw_uint(w, 17, intern(p, IN_STRING, v));
 	pbw_end(w);
 }
 
 static void track_event(struct pfgo *p, const struct te *e)
 {
+	struct pbw *a = &p->ann;
 	uint64_t iid = 0;
-	bool is_new = false;
 
+	pbw_reset(a);
 	if (e->name)
-		iid = name_iid(p, e->name, &is_new);
-	packet_begin(p, e->ts);
-	if (is_new) {
-		pbw_begin(&p->pkt, 12); /* interned_data */
-		pbw_begin(&p->pkt, 2);	/* event_names */
-		pbw_uint(&p->pkt, 1, iid);
-		pbw_string(&p->pkt, 2, e->name);
-		pbw_end(&p->pkt);
-		pbw_end(&p->pkt);
+		iid = intern(p, IN_EVENT_NAME, e->name);
+	if (e->have_thread) {
+		annot_int(p, a, "tid", e->tid);
+		annot_int(p, a, "cpu", e->cpu);
+		if (e->pid_p >= 0)
+			annot_int(p, a, "P", e->pid_p);
 	}
+	if (e->goid)
+		annot_int(p, a, "goid", e->goid);
+	if (e->waker)
+		annot_int(p, a, "woken by goid", e->waker);
+	if (e->reason)
+		annot_str(p, a, "woken by", e->reason);
+	if (e->stack && *e->stack)
+		annot_str(p, a, "stack", e->stack);
+	if (a->err)
+		p->err = a->err;
+
+	packet_begin(p, e->ts);
+	write_fresh(p);
 	pbw_begin(&p->pkt, 11); /* track_event */
 	pbw_uint(&p->pkt, 9, e->type);
 	pbw_uint(&p->pkt, 11, e->track);
 	if (iid)
 		pbw_uint(&p->pkt, 10, iid);
-	if (e->have_thread) {
-		annot_int(&p->pkt, "tid", e->tid);
-		annot_int(&p->pkt, "cpu", e->cpu);
-		if (e->pid_p >= 0)
-			annot_int(&p->pkt, "P", e->pid_p);
-	}
-	if (e->goid)
-		annot_int(&p->pkt, "goid", e->goid);
-	if (e->waker)
-		annot_int(&p->pkt, "woken by goid", e->waker);
-	if (e->reason)
-		annot_str(&p->pkt, "woken by", e->reason);
-	if (e->stack && *e->stack)
-		annot_str(&p->pkt, "stack", e->stack);
+	pbw_raw(&p->pkt, a->buf, a->len);
 	if (e->flow_out)
 		pbw_fixed64(&p->pkt, 47, e->flow_out);
 	if (e->flow_in)
@@ -287,7 +320,7 @@ static void on_create(void *ctx, struct gs_gor *g, uint64_t ts, const __u64 *sta
 	if (!t)
 		return;
 	declare_proc(p, g->tgid, ts);
-	t->uuid = g_uuid(g->tgid, g->goid);
+	t->uuid = G_UUID_BASE + p->next_g_uuid++;
 	descriptor(p, ts, t->uuid, group_uuid(g->tgid), g->name, g->tgid, 0, g->goid);
 }
 
@@ -339,8 +372,11 @@ static void on_transition(void *ctx, const struct gs_trans *t)
 
 		w.flow_out = ++p->next_flow;
 		/* A waker we never saw has no track: the runtime track stands in. */
-		if (t->waker_goid && gostate_find(p->gs, t->g->tgid, t->waker_goid))
-			w.track = g_uuid(t->g->tgid, t->waker_goid);
+		struct gs_gor *waker =
+			t->waker_goid ? gostate_find(p->gs, t->g->tgid, t->waker_goid) : NULL;
+
+		if (waker && waker->user)
+			w.track = ((struct gtrack *)waker->user)->uuid;
 		else
 			w.track = runtime_uuid(t->g->tgid);
 		snprintf(name, sizeof(name), "%s G%" PRId64, t->from == GS_NONE ? "go" : "wake",
@@ -432,6 +468,7 @@ struct pfgo *pfgo_new(struct ctr_reader *r, struct out *o)
 	p->o = o;
 	p->first = true;
 	pbw_init(&p->pkt);
+	pbw_init(&p->ann);
 	p->gs = gostate_new(r, &ops, p);
 	if (!p->gs) {
 		free(p);
@@ -464,17 +501,20 @@ int pfgo_finish(struct pfgo *p, uint64_t ts)
 			p->thr[b] = t->next;
 			free(t);
 		}
-		while (p->names[b]) {
-			struct iname *n = p->names[b];
+		for (int k = 0; k < IN_KINDS; k++) {
+			while (p->names[k][b]) {
+				struct iname *n = p->names[k][b];
 
-			p->names[b] = n->next;
-			free(n->s);
-			free(n);
+				p->names[k][b] = n->next;
+				free(n->s);
+				free(n);
+			}
 		}
 	}
 	err = p->err;
 	gostate_free(p->gs);
 	pbw_free(&p->pkt);
+	pbw_free(&p->ann);
 	free(p);
 	return err ? -1 : 0;
 }
