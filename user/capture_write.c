@@ -105,18 +105,22 @@ int ctr_writer_flush(struct ctr_writer *w)
 	return w->err;
 }
 
+/* Records are padded to 8 bytes so readers can use them in place. */
 int ctr_writer_add(struct ctr_writer *w, const void *rec)
 {
 	const struct ev_header *h = rec;
+	size_t padded = (h->size + 7u) & ~7u;
 
 	if (w->err)
 		return w->err;
-	if (h->size < sizeof(*h))
+	if (h->size < sizeof(*h) || padded > 0xffff)
 		return -EINVAL;
-	if (w->len + h->size > CTR_BLOCK_RAW && ctr_writer_flush(w))
+	if (w->len + padded > CTR_BLOCK_RAW && ctr_writer_flush(w))
 		return w->err;
 	memcpy(w->raw + w->len, rec, h->size);
-	w->len += h->size;
+	memset(w->raw + w->len + h->size, 0, padded - h->size);
+	((struct ev_header *)(w->raw + w->len))->size = padded;
+	w->len += padded;
 	return 0;
 }
 
