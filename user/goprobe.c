@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -44,7 +45,9 @@ struct goproc {
 	struct godwarf_vars vars;
 	uint64_t allgs_addr; /* link-time; 0 if unknown */
 	uint64_t bias;
+	bool bias_known;
 	bool snapshot_done;
+	uint64_t runtime_main; /* link-time entry, to learn a PIE's bias from G1 */
 	int major, minor;
 	char version[32];
 };
@@ -262,6 +265,12 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 		return GOPROBE_UNSUPPORTED;
 	}
 	p->allgs_addr = find_allgs(p);
+	{
+		uint64_t size;
+
+		if (goelf_func(p->elf, "runtime.main", &p->runtime_main, &size))
+			p->runtime_main = 0;
+	}
 
 	cfg = (struct go_cfg){
 		.g_goid = p->off.g_goid,
@@ -330,7 +339,14 @@ static int find_bias(struct goproc *p, uint64_t *bias)
 	FILE *f;
 	int rc = -ENOENT;
 
+	struct stat want, have;
+
 	snprintf(path, sizeof(path), "/proc/%d/exe", p->tgid);
+	/* Launch mode: until its exec, the process still runs ctrace-bpf. */
+	if (stat(p->path, &want) || stat(path, &have))
+		return -errno;
+	if (want.st_dev != have.st_dev || want.st_ino != have.st_ino)
+		return -EAGAIN;
 	n = readlink(path, exe, sizeof(exe) - 1);
 	if (n <= 0)
 		return -errno;
@@ -342,6 +358,7 @@ static int find_bias(struct goproc *p, uint64_t *bias)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long start, end, off;
+		uint64_t link;
 		char *file = strchr(line, '/');
 
 		if (!file || sscanf(line, "%llx-%llx %*s %llx", &start, &end, &off) != 3)
@@ -349,8 +366,9 @@ static int find_bias(struct goproc *p, uint64_t *bias)
 		file[strcspn(file, "\n")] = 0;
 		if (strcmp(file, exe))
 			continue;
-		if (off == 0) {
-			*bias = goelf_is_pie(p->elf) ? start : 0;
+		/* bias = where this mapping loaded - where the ELF says it loads. */
+		if (!goelf_offset_to_vaddr(p->elf, off, &link)) {
+			*bias = goelf_is_pie(p->elf) ? start - link : 0;
 			rc = 0;
 			break;
 		}
@@ -444,8 +462,11 @@ int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w, uint6
 		return -ENOENT;
 	if (p->snapshot_done)
 		return 1;
-	if (find_bias(p, &p->bias))
-		return 0;
+	if (!p->bias_known) {
+		if (find_bias(p, &p->bias))
+			return 0;
+		p->bias_known = true;
+	}
 	{
 		struct timespec t;
 
@@ -496,6 +517,19 @@ static void note_pc(struct goprobe *gp, uint32_t tgid, uint64_t pc, bool exact)
 
 void goprobe_note(struct goprobe *gp, const struct ev_header *h)
 {
+	/*
+	 * A short-lived launched PIE can exit before its maps are read: the
+	 * main goroutine's start pc (runtime.main) gives the load bias too.
+	 */
+	if (h->type == EV_GO_CREATE) {
+		const struct ev_go *e = (const void *)h;
+		struct goproc *p = find_proc(gp, h->tgid);
+
+		if (p && !p->bias_known && e->goid == 1 && p->runtime_main) {
+			p->bias = goelf_is_pie(p->elf) ? e->pc - p->runtime_main : 0;
+			p->bias_known = true;
+		}
+	}
 	if (h->type == REC_GO_G) {
 		const struct rec_go_g *r = (const void *)h;
 
@@ -562,6 +596,17 @@ static const char *unwrap_start(struct goproc *p, uint64_t entry, const char *na
 
 int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w)
 {
+	/* Processes that exited before their snapshot still need their record. */
+	for (int i = 0; i < gp->nprocs; i++) {
+		struct goproc *p = &gp->procs[i];
+
+		if (p->snapshot_done)
+			continue;
+		if (!p->bias_known && !goelf_is_pie(p->elf))
+			p->bias_known = true;
+		if (p->bias_known)
+			goprobe_snapshot(gp, p->tgid, w, 0, false);
+	}
 	if (!gp->pcs)
 		return 0;
 	for (size_t i = 0; i < PC_SET_MAX; i++) {

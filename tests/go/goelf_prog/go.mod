@@ -1,0 +1,3 @@
+module goelfprog
+
+go 1.19
