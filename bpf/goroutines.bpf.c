@@ -144,8 +144,7 @@ static __always_inline int emit(__u16 type, const struct go_cfg *cfg, __u64 gp, 
 	return 0;
 }
 
-SEC("uprobe")
-int handle_go(struct pt_regs *ctx)
+static __always_inline int go_probe(struct pt_regs *ctx)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -223,4 +222,21 @@ int handle_go(struct pt_regs *ctx)
 	}
 	}
 	return 0;
+}
+
+/*
+ * Two entry points for the same handler: one uprobe-multi link attaches
+ * every probe of a process at once (fast to set up and tear down); kernels
+ * without it get one perf-event uprobe per probe.
+ */
+SEC("uprobe")
+int handle_go(struct pt_regs *ctx)
+{
+	return go_probe(ctx);
+}
+
+SEC("uprobe")
+int handle_go_multi(struct pt_regs *ctx)
+{
+	return go_probe(ctx);
 }

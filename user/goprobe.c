@@ -7,6 +7,7 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "capture.h"
@@ -58,8 +59,22 @@ struct pc_ent {
 	uint64_t pc;
 };
 
+#define MAX_PROBES 16
+/* Not in Debian 12's UAPI headers (Linux 6.6+). */
+#define BPF_TRACE_UPROBE_MULTI_ATTACH 48
+
+struct pending_probe {
+	uint64_t off, cookie;
+	const char *what;
+};
+
 struct goprobe {
 	struct goroutines_bpf *skel;
+	bool multi; /* handle_go_multi loaded: one uprobe-multi link per process */
+	struct pending_probe pending[MAX_PROBES];
+	int npending;
+	int fds[MAX_PROCS]; /* uprobe-multi links */
+	int nfds;
 	struct bpf_link **links;
 	size_t nlinks, caplinks;
 	struct goproc procs[MAX_PROCS];
@@ -83,27 +98,47 @@ struct goprobe *goprobe_new(struct tracer *t, unsigned int stack_depth, bool ver
 	}
 	gp->stack_depth = stack_depth > GO_MAX_STACK ? GO_MAX_STACK : stack_depth;
 	gp->verbose = verbose;
-	gp->skel = goroutines_bpf__open();
-	if (!gp->skel) {
-		snprintf(err, errlen, "cannot open goroutine BPF object: %s", strerror(errno));
-		goto fail;
-	}
 	tracer_shared_maps(t, &rings_fd, &drops_fd);
-	if (bpf_map__reuse_fd(gp->skel->maps.rings, rings_fd) ||
-	    bpf_map__reuse_fd(gp->skel->maps.drops, drops_fd)) {
-		snprintf(err, errlen, "cannot share ring buffers with the goroutine probes: %s",
-			 strerror(errno));
-		goto fail;
+	/* First with the uprobe-multi entry point; without it if the kernel predates it. */
+	for (int multi = 1; multi >= 0; multi--) {
+		gp->skel = goroutines_bpf__open();
+		if (!gp->skel) {
+			snprintf(err, errlen, "cannot open goroutine BPF object: %s", strerror(errno));
+			goto fail;
+		}
+		if (bpf_map__reuse_fd(gp->skel->maps.rings, rings_fd) ||
+		    bpf_map__reuse_fd(gp->skel->maps.drops, drops_fd)) {
+			snprintf(err, errlen, "cannot share ring buffers with the goroutine probes: %s",
+				 strerror(errno));
+			goto fail;
+		}
+		if (multi)
+			bpf_program__set_expected_attach_type(gp->skel->progs.handle_go_multi,
+							      BPF_TRACE_UPROBE_MULTI_ATTACH);
+		else
+			bpf_program__set_autoload(gp->skel->progs.handle_go_multi, false);
+		rc = goroutines_bpf__load(gp->skel);
+		if (!rc) {
+			gp->multi = multi;
+			return gp;
+		}
+		goroutines_bpf__destroy(gp->skel);
+		gp->skel = NULL;
 	}
-	rc = goroutines_bpf__load(gp->skel);
-	if (rc) {
-		snprintf(err, errlen, "BPF load failed for program 'handle_go': %s", strerror(-rc));
-		goto fail;
-	}
-	return gp;
+	snprintf(err, errlen, "BPF load failed for program 'handle_go': %s", strerror(-rc));
 fail:
 	goprobe_close(gp);
 	return NULL;
+}
+
+static int add_fd(struct goprobe *gp, int fd)
+{
+	if (gp->nfds == MAX_PROCS) {
+		close(fd);
+		return -E2BIG;
+	}
+	gp->fds[gp->nfds++] = fd;
+	return 0;
 }
 
 static int add_link(struct goprobe *gp, struct bpf_link *l)
@@ -121,27 +156,91 @@ static int add_link(struct goprobe *gp, struct bpf_link *l)
 	return 0;
 }
 
+/* Queues a probe; commit_probes() attaches a process's probes together. */
 static int attach_at(struct goprobe *gp, struct goproc *p, uint64_t vaddr, uint64_t cookie,
 		     const char *what, char *msg, size_t len)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie);
-	struct bpf_link *l;
 	uint64_t off;
 
 	if (goelf_vaddr_to_offset(p->elf, vaddr, &off)) {
 		snprintf(msg, len, "%s: no file offset for %s", p->path, what);
 		return -EINVAL;
 	}
-	l = bpf_program__attach_uprobe_opts(gp->skel->progs.handle_go, p->tgid, p->path, off,
-					    &opts);
-	if (!l) {
-		int e = errno;
+	if (gp->npending == MAX_PROBES)
+		return -E2BIG;
+	gp->pending[gp->npending].off = off;
+	gp->pending[gp->npending].cookie = cookie;
+	gp->pending[gp->npending].what = what;
+	gp->npending++;
+	return 0;
+}
 
-		snprintf(msg, len, "cannot attach uprobe on %s in %s: %s", what, p->path,
-			 strerror(e));
-		return -e;
+/*
+ * BPF_LINK_CREATE for uprobe-multi (Linux 6.6+), by hand: libbpf 1.1 has no
+ * wrapper. One link registers every probe back to back, which is far faster
+ * than one perf event each (each of those waits for an RCU grace period).
+ */
+static int link_uprobe_multi(int prog_fd, const char *path, const uint64_t *offs,
+			     const uint64_t *cookies, uint32_t cnt, pid_t pid)
+{
+	struct {
+		uint32_t prog_fd, target_fd, attach_type, flags;
+		uint64_t path, offsets, ref_ctr_offsets, cookies;
+		uint32_t cnt, umflags, pid, pad;
+		uint8_t rest[64];
+	} attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_fd = prog_fd;
+	attr.attach_type = BPF_TRACE_UPROBE_MULTI_ATTACH;
+	attr.path = (uintptr_t)path;
+	attr.offsets = (uintptr_t)offs;
+	attr.cookies = (uintptr_t)cookies;
+	attr.cnt = cnt;
+	attr.pid = pid;
+	return syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+}
+
+static int commit_probes(struct goprobe *gp, struct goproc *p, char *msg, size_t len)
+{
+	uint64_t offs[MAX_PROBES], cookies[MAX_PROBES];
+	int n = gp->npending;
+
+	gp->npending = 0;
+	if (gp->multi) {
+		int fd;
+
+		for (int i = 0; i < n; i++) {
+			offs[i] = gp->pending[i].off;
+			cookies[i] = gp->pending[i].cookie;
+		}
+		fd = link_uprobe_multi(bpf_program__fd(gp->skel->progs.handle_go_multi), p->path,
+				       offs, cookies, n, p->tgid);
+		if (fd >= 0)
+			return add_fd(gp, fd);
+		if (errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
+			snprintf(msg, len, "cannot attach uprobes in %s: %s", p->path,
+				 strerror(errno));
+			return -errno;
+		}
 	}
-	return add_link(gp, l);
+	for (int i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = gp->pending[i].cookie);
+		struct bpf_link *l;
+
+		l = bpf_program__attach_uprobe_opts(gp->skel->progs.handle_go, p->tgid, p->path,
+						    gp->pending[i].off, &opts);
+		if (!l) {
+			int e = errno;
+
+			snprintf(msg, len, "cannot attach uprobe on %s in %s: %s",
+				 gp->pending[i].what, p->path, strerror(e));
+			return -e;
+		}
+		if (add_link(gp, l))
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 static int probe_func(struct goprobe *gp, struct goproc *p, const char *func, enum go_probe probe,
@@ -314,6 +413,8 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 			 p->version, tgid);
 		rc = GOPROBE_UNSUPPORTED;
 	}
+	if (!rc)
+		rc = commit_probes(gp, p, msg, len);
 	if (rc)
 		goto fail;
 	gp->nprocs++;
@@ -322,6 +423,7 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 		 goelf_pclntab_source(p->elf));
 	return GOPROBE_ATTACHED;
 fail:
+	gp->npending = 0;
 	{
 		__u32 key = tgid;
 
@@ -660,6 +762,8 @@ void goprobe_close(struct goprobe *gp)
 		return;
 	for (size_t i = 0; i < gp->nlinks; i++)
 		bpf_link__destroy(gp->links[i]);
+	for (int i = 0; i < gp->nfds; i++)
+		close(gp->fds[i]);
 	free(gp->links);
 	for (int i = 0; i < gp->nprocs; i++)
 		goelf_close(gp->procs[i].elf);

@@ -49,6 +49,21 @@ static int read_status(const char *dir, pid_t *tgid, pid_t *ppid, char *comm)
 	return 0;
 }
 
+bool proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	n = read_file(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	/* The state follows the parenthesised comm, which may hold spaces. */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
 pid_t proc_tgid(pid_t pid)
 {
 	char dir[64], comm[TASK_COMM_LEN];

@@ -3,6 +3,7 @@
 #ifndef CTRACE_PROCFS_H
 #define CTRACE_PROCFS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -10,6 +11,8 @@ struct ctr_writer;
 
 /* Thread-group id of a pid or tid, or -1 if there is no such task. */
 pid_t proc_tgid(pid_t pid);
+/* False once pid is gone or a zombie. */
+bool proc_alive(pid_t pid);
 /* Writes a REC_TASK for every process and thread in /proc. Returns count. */
 int proc_snapshot(struct ctr_writer *w, uint64_t ts);
 /* Writes a REC_TASK for one thread group's leader (after an exec). */

@@ -21,6 +21,7 @@
 #include "goprobe.h"
 #include "procfs.h"
 #include "record.h"
+#include "report.h"
 #include "tracer.h"
 #include "util.h"
 
@@ -71,6 +72,14 @@ static int on_record(void *ctx, const struct ev_header *h)
 		r->werr = ctr_writer_add(r->w, h);
 	if (r->go && h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT)
 		goprobe_note(r->go, h);
+	/* A target's last thread is gone (it may linger as a zombie). */
+	if (h->type == EV_PROCESS_EXIT && (h->flags & EXIT_GROUP_DEAD)) {
+		const struct ev_process_exit *e = (const void *)h;
+
+		for (int i = 0; i < r->o->npids; i++)
+			if (r->o->pids[i] == (pid_t)e->tgid)
+				r->target_alive[i] = false;
+	}
 	/* Read the new image's cmdline after the drain, not per event. */
 	if (h->type == EV_PROCESS_EXEC) {
 		const struct ev_process_exec *e = (const void *)h;
@@ -362,7 +371,7 @@ int cmd_record(struct record_opts *o)
 	struct tracer *t = NULL;
 	char err[600], *capture_path = NULL, *defout = NULL;
 	const char *out = o->output;
-	uint64_t start, last_stats, drops_total = 0;
+	uint64_t start, last_stats, stop_ts, drops_total = 0;
 	__u64 drops[EV_KERNEL_MAX] = {0};
 	int go_fd[2] = {-1, -1}, rc = EXIT_OK, e;
 	bool tty = isatty(STDERR_FILENO) && !o->quiet;
@@ -533,7 +542,7 @@ int cmd_record(struct record_opts *o)
 			int alive = 0;
 
 			for (int i = 0; i < o->npids; i++) {
-				if (rec.target_alive[i] && kill(o->pids[i], 0) && errno == ESRCH)
+				if (rec.target_alive[i] && !proc_alive(o->pids[i]))
 					rec.target_alive[i] = false;
 				alive += rec.target_alive[i];
 			}
@@ -545,6 +554,7 @@ int cmd_record(struct record_opts *o)
 		}
 	}
 
+	stop_ts = now_boot_ns();
 	/* What is still in the rings belongs to the capture. */
 	if (!rec.werr) {
 		struct rec_end end = {0};
@@ -592,7 +602,9 @@ int cmd_record(struct record_opts *o)
 		converting = 1;
 		stop_signal = 0;
 		rc = convert_file(capture_path, out, o->format, o->gzip);
-		unlink(capture_path);
+		/* --report reads the capture after the summary. */
+		if (rc || !o->report)
+			unlink(capture_path);
 		converting = 0;
 		if (rc)
 			goto out_child;
@@ -607,7 +619,7 @@ int cmd_record(struct record_opts *o)
 		if (target_gone)
 			fprintf(stderr,
 				"ctrace-bpf: the target exited after %.2f s; kept what was recorded\n",
-				(now_boot_ns() - start) / 1e9);
+				(stop_ts - start) / 1e9);
 		if (rec.child_done) {
 			if (WIFEXITED(rec.child_status))
 				fprintf(stderr, "ctrace-bpf: command exited with status %d\n",
@@ -622,6 +634,14 @@ int cmd_record(struct record_opts *o)
 			drops_total ? " (the ring buffers were full; see README: Drops)" : "");
 		fprintf(stderr, "ctrace-bpf: wrote %s (%s, %s); %s\n", out, size,
 			format_name(o->format), format_viewer_hint(o->format));
+	}
+	if (o->report) {
+		struct report_opts ro = {.top = 10};
+
+		fflush(stderr);
+		rc = report_file(capture_path, &ro);
+		if (strcmp(capture_path, out))
+			unlink(capture_path);
 	}
 	goto out_child;
 
