@@ -9,7 +9,8 @@ parses; B/E events balance and nest per (pid, tid) in the order TP reads
 them; X events have dur >= 0 and do not partially overlap on a track;
 every flow "s" has exactly one "f" with the same id/cat/name (and vice
 versa), no earlier than it, and both sit in a slice they can bind to;
-every pid/tid used has process_name/thread_name metadata.
+every pid/tid used has process_name/thread_name metadata; goroutine
+pseudo-threads (tid >= 0x40000000) hold only X slices, none overlapping.
 
 Exits 0 when clean, 1 listing the problems, 2 if the file cannot be read.
 --dump-json prints the summary (see summarize()) for tests to assert on.
@@ -25,6 +26,11 @@ import sys
 from collections import Counter, defaultdict
 
 PHASES = set("BEXiIMsftCbenPORNDcT")
+
+# Goroutine pseudo-threads: tid = base + goid, base 0x40000000 unless the
+# metadata's goroutine_tid_base says otherwise; base + 0 is "Go runtime".
+GO_TID_BASE = 0x40000000
+GO_FLOW_CAT = "goroutine"
 
 
 class CheckError(Exception):
@@ -195,6 +201,24 @@ def validate(doc):
                 problems.append("flow id %s: f at %.3f has no enclosing slice on "
                                 "pid %s tid %s" % (key[0], f["ts"], f["pid"], f["tid"]))
 
+    # Goroutine pseudo-threads: consecutive states, so nothing overlaps.
+    gx = defaultdict(list)
+    for e in evs:
+        if e["tid"] < GO_TID_BASE or e["ph"] not in ("B", "E", "X"):
+            continue
+        if e["ph"] != "X":
+            problems.append("pid %s tid %s: %s %r on a goroutine pseudo-thread"
+                            % (e["pid"], e["tid"], e["ph"], e.get("name")))
+            continue
+        gx[(e["pid"], e["tid"])].append((ns(e["ts"]), ns(e["ts"]) + ns(e["dur"]), e))
+    for (pid, tid), xs in sorted(gx.items()):
+        xs.sort(key=lambda t: t[:2])
+        for a, b in zip(xs, xs[1:]):
+            if b[0] < a[1]:
+                problems.append("pid %s tid %s: goroutine X %r at %.3f overlaps %r at %.3f"
+                                % (pid, tid, b[2].get("name"), b[2]["ts"],
+                                   a[2].get("name"), a[2]["ts"]))
+
     # Metadata for every track used.
     pnames, tnames = set(), set()
     for e in evs:
@@ -228,7 +252,15 @@ def summarize(doc):
     instants: {tid: [name, ...]}
     running: {tid: {"slices": n, "dur": µs}} from the CPU tracks
     flows: [(waker_tid, wakee_tid), ...] in s order, read from the args of
-        the CPU slices each end binds to
+        the CPU slices each end binds to (flows of cat "sched")
+    goroutines: {tid: {"pid", "goid", "name", "slices": {label: n},
+        "dur": {label: µs}}} for the goroutine pseudo-threads ("Go runtime"
+        included, goid 0; its slices are named by the waker)
+    go_flows: [(waker, wakee), ...] in s order, for flows of cat "goroutine":
+        goids, or for the runtime the name of its slice ("runtime: timer")
+    go_wakes: the same as dicts: {"name" ("unblock"/"create"), "pid", "waker",
+        "wakee", "ts" (µs), "wakee_was": name of the wakee's slice that ends
+        where the flow's slice starts (what it was blocked on), or None}
     woken_by: {wakee_tid: [waker_tid, ...]} from the CPU slices' args
     counts: {ph: n}; metadata: the file's metadata object
     """
@@ -238,7 +270,11 @@ def summarize(doc):
         "instants": defaultdict(list), "running": {}, "flows": [],
         "woken_by": defaultdict(list), "counts": dict(Counter(e["ph"] for e in evs)),
         "metadata": doc.get("metadata", {}) if isinstance(doc, dict) else {},
+        "goroutines": {}, "go_flows": [], "go_wakes": [],
     }
+    bases = {}
+    for pid, base in (out["metadata"].get("goroutine_tid_base") or {}).items():
+        bases[int(pid)] = base
     for e in evs:
         if e["ph"] != "M":
             continue
@@ -249,12 +285,24 @@ def summarize(doc):
                 out["cpu_pid"] = e["pid"]
         elif e.get("name") == "thread_name":
             out["threads"][e["tid"]] = {"pid": e["pid"], "name": name}
+            if e["tid"] >= GO_TID_BASE:
+                out["goroutines"][e["tid"]] = {
+                    "pid": e["pid"], "goid": e["tid"] - bases.get(e["pid"], GO_TID_BASE),
+                    "name": name, "slices": Counter(), "dur": defaultdict(float)}
     cpu_pid = out["cpu_pid"]
 
     slices, _ = _slices([e for e in evs if e["ph"] in ("B", "E", "X")])
     running = defaultdict(lambda: {"slices": 0, "dur": 0})
     for (pid, tid), lst in slices.items():
         for start, end, b, e in lst:
+            if tid >= GO_TID_BASE:
+                g = out["goroutines"].setdefault(tid, {
+                    "pid": pid, "goid": tid - bases.get(pid, GO_TID_BASE), "name": None,
+                    "slices": Counter(), "dur": defaultdict(float)})
+                g["slices"][b.get("name")] += 1
+                g["dur"][b.get("name")] = round(g["dur"][b.get("name")]
+                                                + (end - start) / 1000.0, 3)
+                continue
             if pid == cpu_pid:
                 a = b.get("args") or {}
                 if "tid" in a:
@@ -271,6 +319,7 @@ def summarize(doc):
                 "name": b.get("name"), "ts": round(start / 1000.0, 3),
                 "dur": round((end - start) / 1000.0, 3),
                 "args": bargs.get("args"), "end": end_args,
+                "goroutine": bargs.get("goroutine"),
             })
     out["running"] = dict(running)
     for e in sorted((e for e in evs if e["ph"] in ("i", "I")), key=lambda e: ns(e["ts"])):
@@ -280,22 +329,52 @@ def summarize(doc):
     for e in evs:
         if e["ph"] in ("s", "f"):
             pairs[(str(e.get("id")), e.get("cat"), e.get("name"))][e["ph"]] = e
-    flows = []
+    flows, go_flows = [], []
     for key, sf in pairs.items():
         if "s" not in sf or "f" not in sf:
             continue
         s, f = sf["s"], sf["f"]
         ws = slices.enclosing((s["pid"], s["tid"]), ns(s["ts"]), False)
         fs = slices.enclosing((f["pid"], f["tid"]), ns(f["ts"]), f.get("bp") == "e")
+        if key[1] == GO_FLOW_CAT:
+            go_flows.append((ns(s["ts"]), key[0], _go_wake(out, slices, key[2], s, f, ws, fs)))
+            continue
         waker = (ws[2].get("args") or {}).get("tid") if ws else None
         wakee = (fs[2].get("args") or {}).get("tid") if fs else None
         flows.append((ns(s["ts"]), key[0], waker, wakee))
     flows.sort(key=lambda t: (t[0], t[1]))
     out["flows"] = [(w, k) for _, _, w, k in flows]
+    go_flows.sort(key=lambda t: (t[0], t[1]))
+    out["go_wakes"] = [w for _, _, w in go_flows]
+    out["go_flows"] = [(w["waker"], w["wakee"]) for w in out["go_wakes"]]
+    for g in out["goroutines"].values():
+        g["slices"] = dict(g["slices"])
+        g["dur"] = dict(g["dur"])
     out["syscalls"] = dict(out["syscalls"])
     out["instants"] = dict(out["instants"])
     out["woken_by"] = dict(out["woken_by"])
     return out
+
+
+def _go_wake(out, slices, name, s, f, ws, fs):
+    """One goroutine flow as a go_wakes entry."""
+    def goid(tid):
+        g = out["goroutines"].get(tid)
+        return g["goid"] if g else None
+
+    waker = goid(s["tid"])
+    if waker == 0 and ws:  # the runtime: its slice names the waker
+        waker = ws[2].get("name")
+    was = None
+    if fs:
+        lst = slices.get((f["pid"], f["tid"]), [])
+        i = bisect.bisect_left(slices.starts[(f["pid"], f["tid"])], fs[0])
+        for prev in reversed(lst[:i]):
+            if prev[1] == fs[0]:
+                was = prev[2].get("name")
+                break
+    return {"name": name, "pid": f["pid"], "waker": waker, "wakee": goid(f["tid"]),
+            "ts": round(ns(s["ts"]) / 1000.0, 3), "wakee_was": was}
 
 
 def check(path):
@@ -330,13 +409,23 @@ def main():
         sys.stdout.write("\n")
     else:
         c = summary["counts"]
+        gors = summary["goroutines"]
+        go = ""
+        if gors:
+            labels = Counter()
+            for g in gors.values():
+                if g["goid"]:
+                    labels.update(g["slices"])
+            go = (", %d goroutine pseudo-threads (%s), %d goroutine flows"
+                  % (len(gors), " ".join("%r=%d" % kv for kv in sorted(labels.items())),
+                     len(summary["go_flows"])))
         print("%s: %d events (%s), %d processes, %d threads, %d syscall slices, "
-              "%d flows%s" % (a.trace, sum(c.values()),
-                              " ".join("%s=%d" % kv for kv in sorted(c.items())),
-                              len(summary["processes"]), len(summary["threads"]),
-                              sum(len(v) for v in summary["syscalls"].values()),
-                              len(summary["flows"]),
-                              ", %d problems" % len(problems) if problems else ", ok"))
+              "%d flows%s%s" % (a.trace, sum(c.values()),
+                                " ".join("%s=%d" % kv for kv in sorted(c.items())),
+                                len(summary["processes"]), len(summary["threads"]),
+                                sum(len(v) for v in summary["syscalls"].values()),
+                                len(summary["flows"]), go,
+                                ", %d problems" % len(problems) if problems else ", ok"))
     return 1 if problems else 0
 
 

@@ -8,7 +8,8 @@
  *  - a pseudo process "CPUs" with one track per CPU holding X slices for what
  *    ran there (idle is left blank);
  *  - wake-ups are v1 flows ("s" on the waker's CPU slice, "f" with bp:e on the
- *    wakee's CPU slice) and also appear as woken_by args on the wakee's slice.
+ *    wakee's CPU slice) and also appear as woken_by args on the wakee's slice;
+ *  - goroutines are pseudo-threads of their process (chrome_json_go.c).
  *
  * Events are streamed; only per-thread and per-CPU state is kept. Slices are
  * written when they end, so the file is not sorted by ts (viewers sort).
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "chrome_json_go.h"
 #include "formats.h"
 #include "util.h"
 
@@ -70,6 +72,7 @@ struct thread {
 	int64_t sys_exit_id; /* when the exit named another number */
 	uint64_t sys_ts;
 	uint64_t sys_args[SYSCALL_NARGS];
+	int64_t sys_goid; /* goroutine that made it, 0: none known */
 
 	struct wake wake;
 };
@@ -115,6 +118,8 @@ struct cj {
 
 	uint64_t wakeups, wakeup_flows, wakeups_not_run;
 	uint64_t sys_lost_exit, sys_exit_unmatched;
+
+	struct cjgo *go; /* goroutine pseudo-threads, when Go was traced */
 };
 
 /* ---- JSON helpers ---- */
@@ -199,6 +204,11 @@ static void put_esc(struct out *o, const void *p, size_t n)
 	out_write(o, buf, k);
 }
 
+void cj_put_esc(struct out *o, const void *s, size_t n)
+{
+	put_esc(o, s, n);
+}
+
 static void put_str(struct out *o, const char *s, size_t maxlen)
 {
 	OUT_LIT(o, "\"");
@@ -213,6 +223,11 @@ static const char *fmt_us(char *buf, size_t len, int64_t ns)
 
 	snprintf(buf, len, "%s%" PRIu64 ".%03u", ns < 0 ? "-" : "", a / 1000, (unsigned)(a % 1000));
 	return buf;
+}
+
+const char *cj_fmt_us(char *buf, size_t len, int64_t ns)
+{
+	return fmt_us(buf, len, ns);
 }
 
 static const char *fmt_ts(struct cj *c, char *buf, size_t len, uint64_t ts)
@@ -528,6 +543,8 @@ static void sys_close(struct cj *c, struct thread *th, uint64_t ts, enum sys_end
 	for (i = 0; i < SYSCALL_NARGS; i++)
 		out_printf(c->o, "%s\"0x%" PRIx64 "\"", i ? "," : "", th->sys_args[i]);
 	OUT_LIT(c->o, "]");
+	if (th->sys_goid)
+		out_printf(c->o, ",\"goroutine\":%" PRId64, th->sys_goid);
 	if (!zero) {
 		OUT_LIT(c->o, "}}");
 		ev_sep(c);
@@ -602,6 +619,7 @@ static void on_sys_enter(struct cj *c, const struct ev_sys_enter *e)
 	th->sys_id = e->id;
 	th->sys_exit_id = e->id;
 	th->sys_ts = e->h.ts;
+	th->sys_goid = c->go ? cjgo_syscall_goid(c->go, e->h.tid, e->h.ts) : 0;
 	memcpy(th->sys_args, e->args, sizeof(th->sys_args));
 }
 
@@ -996,7 +1014,7 @@ static void on_event(struct cj *c, const struct ev_header *h)
 		on_rename(c, (const void *)h);
 		return;
 	default:
-		/* goroutine and future records are not drawn here */
+		/* goroutines are drawn by chrome_json_go.c; future records not at all */
 		return;
 	}
 }
@@ -1093,10 +1111,12 @@ static void write_metadata(struct cj *c, uint64_t end)
 	out_printf(c->o,
 		   ",\n\"wakeups\":%" PRIu64 ",\n\"wakeup_flows\":%" PRIu64
 		   ",\n\"wakeups_without_flow\":%" PRIu64 ",\n\"wakeups_not_run\":%" PRIu64
-		   ",\n\"syscalls_lost_exit\":%" PRIu64 ",\n\"syscall_exits_unmatched\":%" PRIu64
-		   "\n}}\n",
+		   ",\n\"syscalls_lost_exit\":%" PRIu64 ",\n\"syscall_exits_unmatched\":%" PRIu64,
 		   c->wakeups, c->wakeup_flows, c->wakeups - c->wakeup_flows, c->wakeups_not_run,
 		   c->sys_lost_exit, c->sys_exit_unmatched);
+	if (c->go)
+		cjgo_metadata(c->go);
+	OUT_LIT(c->o, "\n}}\n");
 }
 
 static void cj_free(struct cj *c)
@@ -1110,6 +1130,7 @@ static void cj_free(struct cj *c)
 	for (i = 0; i < c->ncpus; i++)
 		free(c->cpus[i].wakees);
 	free(c->cpus);
+	cjgo_free(c->go);
 }
 
 int chrome_json_write(struct ctr_reader *r, struct out *o)
@@ -1125,6 +1146,10 @@ int chrome_json_write(struct ctr_reader *r, struct out *o)
 		struct ev_sys_enter se;
 		struct ev_sys_exit sx;
 		struct ev_task_rename rn;
+		struct {
+			struct ev_go g;
+			__u64 stack[GO_MAX_STACK];
+		} go; /* also holds rec_go_g */
 	} ev;
 	const struct ev_header *h;
 	uint64_t n = 0, end;
@@ -1144,6 +1169,7 @@ int chrome_json_write(struct ctr_reader *r, struct out *o)
 	}
 	OUT_LIT(o, "{\"traceEvents\":[");
 	write_task_names(&c);
+	c.go = cjgo_new(r, o, &c.first, &c.oom);
 	while ((rc = ctr_next(r, &h)) > 0) {
 		/*
 		 * Records sit at any byte offset in the capture's blocks: work on
@@ -1151,6 +1177,8 @@ int chrome_json_write(struct ctr_reader *r, struct out *o)
 		 */
 		memcpy(&ev.h, h, sizeof(ev.h));
 		memcpy(&ev, h, ev.h.size < sizeof(ev) ? ev.h.size : sizeof(ev));
+		if (c.go)
+			cjgo_event(c.go, &ev.h);
 		on_event(&c, &ev.h);
 		if (!(++n & 4095) && (c.oom || out_error(o)))
 			break;
@@ -1165,6 +1193,8 @@ int chrome_json_write(struct ctr_reader *r, struct out *o)
 		end = c.info->start_ts;
 	if (!c.oom && !out_error(o)) {
 		finish(&c, end);
+		if (c.go)
+			cjgo_finish(c.go, end);
 		write_metadata(&c, end);
 	}
 	cj_free(&c);

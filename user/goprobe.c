@@ -33,6 +33,7 @@ static const struct {
 	{"runtime.ready", GP_READY, true},
 	{"runtime.goexit0", GP_GOEXIT0, true},
 	{"runtime.gosched_m", GP_GOSCHED_M, false},
+	{"runtime.goyield_m", GP_GOSCHED_M, false}, /* mutex hand-off in starvation mode */
 	{"runtime.gopreempt_m", GP_GOPREEMPT_M, false},
 	{"runtime.preemptPark", GP_PREEMPT_PARK, false},
 	{"runtime.injectglist", GP_INJECTGLIST, false},

@@ -15,6 +15,7 @@ struct gnode {
 	struct gs_gor g;
 	struct gnode *next; /* hash chain */
 	uint64_t last_ts;   /* last event that showed it alive */
+	bool sys_exited;    /* left a syscall since it last started */
 	char *name;
 	char *start_func;
 };
@@ -292,6 +293,14 @@ static void on_go(struct gostate *s, const struct ev_go *e)
 	struct gs_trans t = {.ts = h->ts, .tid = h->tid, .cpu = h->cpu, .p = e->p};
 	struct gnode *n;
 
+	/* A goroutine that wakes or creates another is running right now. */
+	if ((h->type == EV_GO_UNBLOCK || h->type == EV_GO_CREATE) && e->other_goid > 0) {
+		struct gnode *w = gfind(s, h->tgid, e->other_goid);
+
+		if (w && (w->g.state == GS_RUNNING || w->g.state == GS_SYSCALL))
+			w->last_ts = h->ts;
+	}
+
 	switch (h->type) {
 	case EV_GO_CREATE:
 		n = gfind(s, h->tgid, e->goid);
@@ -318,20 +327,29 @@ static void on_go(struct gostate *s, const struct ev_go *e)
 		n = lookup(s, h, e->goid);
 		if (!n)
 			return;
-		/* The thread's previous goroutine stopped without a record. */
+		/*
+		 * The thread's previous goroutine stopped without a record: lost,
+		 * unless it left a syscall since, and exitsyscall found no P
+		 * (exitsyscall0 queues it without any probed transition).
+		 */
 		if (th && th->cur && th->cur != n)
-			to_runnable(s, th->cur, th->cur->last_ts, true, false);
+			to_runnable(s, th->cur, th->cur->last_ts,
+				    th->cur->g.state != GS_SYSCALL && !th->cur->sys_exited, false);
 		if (n->g.state == GS_RUNNING || n->g.state == GS_SYSCALL) {
 			/* Left a blocking syscall through the scheduler, or lost a stop. */
-			to_runnable(s, n, n->last_ts, n->g.state != GS_SYSCALL, false);
+			to_runnable(s, n, n->last_ts, n->g.state != GS_SYSCALL && !n->sys_exited,
+				    false);
 		} else if (n->g.state == GS_BLOCKED) {
 			/* A wake-up nobody probed (GC workers) or a lost one. */
 			struct gs_trans w = {.ts = h->ts, .to = GS_RUNNABLE, .label = "Runnable"};
 
 			w.waker_label = "runtime";
 			w.tid = h->tid;
+			w.cpu = h->cpu;
+			w.p = e->p;
 			emit(s, n, &w);
 		}
+		n->sys_exited = false;
 		t.to = GS_RUNNING;
 		t.label = "Running";
 		emit(s, n, &t);
@@ -443,6 +461,24 @@ static void on_snapshot(struct gostate *s, const struct rec_go_g *e)
 	emit(s, n, &t);
 }
 
+static void end_process(struct gostate *s, uint32_t tgid, uint64_t ts)
+{
+	for (int b = 0; b < NBUCKETS; b++) {
+		struct gnode *n = s->gs[b], *next;
+
+		for (; n; n = next) {
+			struct gs_trans t = {.ts = ts, .to = GS_DEAD, .label = "Dead", .p = -1};
+
+			next = n->next;
+			if (n->g.tgid != tgid)
+				continue;
+			leave_thread(s, n);
+			emit(s, n, &t);
+			gfree(s, n);
+		}
+	}
+}
+
 void gostate_event(struct gostate *s, const struct ev_header *h)
 {
 	struct tnode *th;
@@ -481,11 +517,17 @@ void gostate_event(struct gostate *s, const struct ev_header *h)
 		t.p = th->cur->g.p;
 		t.label = "Running";
 		emit(s, th->cur, &t);
+		th->cur->sys_exited = true;
 		return;
 	}
 	case EV_PROCESS_EXIT: {
 		const struct ev_process_exit *e = (const void *)h;
 
+		/* The whole process is gone: so are its goroutines. */
+		if ((h->flags & EXIT_GROUP_DEAD) && ctr_go_proc_find(s->r, e->tgid)) {
+			end_process(s, e->tgid, h->ts);
+			return;
+		}
 		/* A thread that exits runs nothing any more. */
 		th = tfind(s, e->pid, false);
 		if (th && th->cur) {

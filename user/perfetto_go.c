@@ -379,8 +379,8 @@ static void on_transition(void *ctx, const struct gs_trans *t)
 			w.track = ((struct gtrack *)waker->user)->uuid;
 		else
 			w.track = runtime_uuid(t->g->tgid);
-		snprintf(name, sizeof(name), "%s G%" PRId64, t->from == GS_NONE ? "go" : "wake",
-			 t->g->goid);
+		snprintf(name, sizeof(name), "%s G%" PRId64,
+			 t->from == GS_NONE && !t->g->at_attach ? "go" : "wake", t->g->goid);
 		w.name = name;
 		w.goid = t->g->goid;
 		w.have_thread = true;
