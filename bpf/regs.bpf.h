@@ -8,20 +8,23 @@
 
 #if defined(__TARGET_ARCH_x86)
 
-/* Syscall arguments as the x86_64 syscall ABI passes them. */
+/*
+ * Syscall arguments as the x86_64 syscall ABI passes them. regs is a
+ * tp_btf (BTF) pointer: plain loads, no helper calls.
+ */
 static __always_inline void syscall_args(struct pt_regs *regs, __u64 *args)
 {
-	args[0] = BPF_CORE_READ(regs, di);
-	args[1] = BPF_CORE_READ(regs, si);
-	args[2] = BPF_CORE_READ(regs, dx);
-	args[3] = BPF_CORE_READ(regs, r10);
-	args[4] = BPF_CORE_READ(regs, r8);
-	args[5] = BPF_CORE_READ(regs, r9);
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
 }
 
 static __always_inline long syscall_nr(struct pt_regs *regs)
 {
-	return BPF_CORE_READ(regs, orig_ax);
+	return regs->orig_ax;
 }
 
 /* Go's register ABI (ABIInternal): R14 holds the current g. */

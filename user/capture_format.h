@@ -18,7 +18,7 @@ struct ctr_block_header {
 	uint32_t magic; /* CTR_BLOCK_MAGIC */
 	uint32_t raw_len;
 	uint32_t z_len;
-	uint32_t crc32; /* of the uncompressed bytes */
+	uint32_t crc32; /* of the uncompressed bytes; 0: not computed */
 };
 
 #endif /* CTRACE_CAPTURE_FORMAT_H */

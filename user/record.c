@@ -21,6 +21,7 @@
 #include "goprobe.h"
 #include "procfs.h"
 #include "record.h"
+#include "pprof.h"
 #include "report.h"
 #include "tracer.h"
 #include "util.h"
@@ -250,7 +251,10 @@ static char *default_output(struct record_opts *o)
 		if (*c == '/' || *c == ' ')
 			*c = '_';
 	if (asprintf(&path, "ctrace-%s-%s.%s", who, stamp,
-		     o->format == FMT_JSON ? "json" : o->format == FMT_CTR ? "ctr" : "pftrace") < 0)
+		     o->format == FMT_JSON ? "json" :
+		     o->format == FMT_CTR  ? "ctr" :
+		     o->format == FMT_GO   ? "gotrace" :
+					     "pftrace") < 0)
 		return NULL;
 	return path;
 }
@@ -422,6 +426,15 @@ int cmd_record(struct record_opts *o)
 	install_signals();
 	signal(SIGPIPE, SIG_IGN);
 	if (o->cmd) {
+		char path[4096];
+		int e2 = resolve_cmd(o->cmd[0], path, sizeof(path));
+
+		/* Say it before tracing starts, in one line, as a shell would. */
+		if (e2) {
+			errmsg("cannot run %s: %s", o->cmd[0], strerror(-e2));
+			rc = EXIT_CMD;
+			goto out_free;
+		}
 		rec.child = launch(o->cmd, go_fd);
 		if (rec.child < 0) {
 			rc = EXIT_CMD;
@@ -464,6 +477,8 @@ int cmd_record(struct record_opts *o)
 	proc_snapshot(rec.w, start);
 	if (rec.go)
 		go_snapshots(&rec);
+	/* Metadata in a block of its own: even a capture cut at once converts. */
+	rec.werr = ctr_writer_flush(rec.w);
 	if (!o->quiet) {
 		if (o->cmd)
 			fprintf(stderr, "ctrace-bpf: recording %s (pid %d)%s\n", o->cmd[0], rec.child,
@@ -521,6 +536,9 @@ int cmd_record(struct record_opts *o)
 		if (now - last_stats >= 1000000000ull) {
 			last_stats = now;
 			write_stats(&rec, t);
+			/* At most a second of records is lost if we are killed. */
+			if (!rec.werr)
+				rec.werr = ctr_writer_flush(rec.w);
 			tracer_drops(t, drops);
 			drops_total = 0;
 			for (int i = 0; i < EV_KERNEL_MAX; i++)
@@ -597,6 +615,9 @@ int cmd_record(struct record_opts *o)
 	if (rc)
 		goto out_child;
 
+	/* --pprof-out reads the capture before the conversion removes it. */
+	bool pprof_failed = o->pprof_dir && pprof_write_dir(capture_path, o->pprof_dir, o->quiet);
+
 	if (strcmp(capture_path, out)) {
 		cleanup_path = capture_path;
 		converting = 1;
@@ -609,6 +630,8 @@ int cmd_record(struct record_opts *o)
 		if (rc)
 			goto out_child;
 	}
+	if (pprof_failed)
+		rc = EXIT_RUNTIME;
 
 	if (!o->quiet) {
 		struct stat st = {0};
@@ -637,9 +660,12 @@ int cmd_record(struct record_opts *o)
 	}
 	if (o->report) {
 		struct report_opts ro = {.top = 10};
+		int rrc;
 
 		fflush(stderr);
-		rc = report_file(capture_path, &ro);
+		rrc = report_file(capture_path, &ro);
+		if (!rc)
+			rc = rrc;
 		if (strcmp(capture_path, out))
 			unlink(capture_path);
 	}

@@ -10,6 +10,9 @@
 #include "ctrace.skel.h"
 #include "tracer.h"
 
+/* Per-CPU ring size: about half a second of a busy CPU's records. */
+#define RING_BYTES (32u << 20)
+
 struct tracer {
 	struct ctrace_bpf *skel;
 	struct ring_buffer *rb;
@@ -99,7 +102,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, char *err, size_t errlen
 		goto fail;
 	}
 	for (int cpu = 0; cpu < t->ncpus; cpu++) {
-		int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, 8 << 20, NULL);
+		int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, RING_BYTES, NULL);
 
 		if (fd < 0) {
 			snprintf(err, errlen, "cannot create ring buffer for CPU %d: %s", cpu,
