@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "convert.h"
+#include "gotrace.h"
+#include "pprof.h"
 #include "util.h"
 
 static bool ends_with(const char *s, size_t len, const char *suffix)
@@ -32,6 +35,8 @@ enum out_format format_from_path(const char *path, bool *gzip)
 		return FMT_CTR;
 	if (ends_with(path, len, ".txt"))
 		return FMT_TEXT;
+	if (ends_with(path, len, ".gotrace"))
+		return FMT_GO;
 	return FMT_NONE;
 }
 
@@ -45,6 +50,8 @@ enum out_format format_from_name(const char *name)
 		return FMT_CTR;
 	if (!strcmp(name, "text"))
 		return FMT_TEXT;
+	if (!strcmp(name, "go") || !strcmp(name, "gotrace"))
+		return FMT_GO;
 	return FMT_NONE;
 }
 
@@ -59,6 +66,8 @@ const char *format_name(enum out_format f)
 		return "ctr";
 	case FMT_TEXT:
 		return "text";
+	case FMT_GO:
+		return "go";
 	default:
 		return "?";
 	}
@@ -74,6 +83,8 @@ const char *format_viewer_hint(enum out_format f)
 		return "convert it with: ctrace-bpf convert FILE -o OUT.pftrace";
 	case FMT_TEXT:
 		return "read it with less";
+	case FMT_GO:
+		return "open it with: go tool trace FILE";
 	default:
 		return "";
 	}
@@ -121,6 +132,9 @@ int convert_file(const char *in, const char *out, enum out_format f, bool gzip)
 	case FMT_TEXT:
 		rc = text_write(r, o);
 		break;
+	case FMT_GO:
+		rc = gotrace_write(r, o);
+		break;
 	case FMT_CTR:
 		/* A capture stays a capture; only gzip may change. */
 		if (copy_file(in, o))
@@ -146,10 +160,26 @@ int convert_file(const char *in, const char *out, enum out_format f, bool gzip)
 	return 0;
 }
 
+/* --pprof-out: profiles beside (or instead of) the converted trace. */
+static int convert_pprof(const char *in, const char *dir)
+{
+	char err[512];
+	struct ctr_reader *r = ctr_open(in, err, sizeof(err));
+
+	if (!r) {
+		errmsg("%s", err);
+		return EXIT_BADINPUT;
+	}
+	ctr_close(r);
+	return pprof_write_dir(in, dir, false) ? EXIT_RUNTIME : 0;
+}
+
 static void convert_usage(FILE *f)
 {
-	fprintf(f, "Usage: ctrace-bpf convert IN.ctr [-o OUT] [--format perfetto|json|ctr]\n"
-		   "Writes a capture in another format; see ctrace-bpf --help.\n");
+	fprintf(f, "Usage: ctrace-bpf convert IN.ctr [-o OUT] [--format perfetto|json|ctr|text|go]\n"
+		   "                         [--pprof-out DIR]\n"
+		   "Writes a capture in another format; see ctrace-bpf --help. --pprof-out also\n"
+		   "writes pprof profiles (thread off-CPU time, goroutine blocking) into DIR.\n");
 }
 
 int cmd_convert(int argc, char **argv)
@@ -157,10 +187,11 @@ int cmd_convert(int argc, char **argv)
 	static const struct option opts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"format", required_argument, NULL, 'F'},
+		{"pprof-out", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
-	const char *out = NULL, *fmt = NULL;
+	const char *out = NULL, *fmt = NULL, *pprof_dir = NULL;
 	char *defout = NULL;
 	enum out_format f;
 	bool gzip = false;
@@ -175,6 +206,9 @@ int cmd_convert(int argc, char **argv)
 		case 'F':
 			fmt = optarg;
 			break;
+		case 'P':
+			pprof_dir = optarg;
+			break;
 		case 'h':
 			convert_usage(stdout);
 			return 0;
@@ -187,6 +221,9 @@ int cmd_convert(int argc, char **argv)
 		errmsg("convert takes one input file (see ctrace-bpf convert --help)");
 		return EXIT_USAGE;
 	}
+	/* Only profiles were asked for. */
+	if (pprof_dir && !out && !fmt)
+		return convert_pprof(argv[optind], pprof_dir);
 	if (out)
 		f = format_from_path(out, &gzip);
 	else
@@ -194,13 +231,13 @@ int cmd_convert(int argc, char **argv)
 	if (fmt) {
 		f = format_from_name(fmt);
 		if (f == FMT_NONE) {
-			errmsg("unknown format '%s' (perfetto, json or ctr)", fmt);
+			errmsg("unknown format '%s' (perfetto, json, ctr, text or go)", fmt);
 			return EXIT_USAGE;
 		}
 	}
 	if (f == FMT_NONE) {
-		errmsg("cannot tell the format of '%s': use .pftrace, .json or .ctr (optionally .gz), "
-		       "or --format", out);
+		errmsg("cannot tell the format of '%s': use .pftrace, .json, .ctr, .txt or .gotrace "
+		       "(optionally .gz), or --format", out);
 		return EXIT_USAGE;
 	}
 	if (!out) {
@@ -209,7 +246,8 @@ int cmd_convert(int argc, char **argv)
 
 		if (ends_with(in, n, ".ctr"))
 			n -= 4;
-		if (asprintf(&defout, "%.*s.%s", (int)n, in, f == FMT_JSON ? "json" : "pftrace") < 0)
+		if (asprintf(&defout, "%.*s.%s", (int)n, in,
+			     f == FMT_JSON ? "json" : f == FMT_GO ? "gotrace" : "pftrace") < 0)
 			return EXIT_RUNTIME;
 		out = defout;
 	}
@@ -217,6 +255,18 @@ int cmd_convert(int argc, char **argv)
 	if (!rc)
 		fprintf(stderr, "ctrace-bpf: wrote %s (%s); %s\n", out, format_name(f),
 			format_viewer_hint(f));
+	if (!rc && f == FMT_GO) {
+		const struct gotrace_stats *gs = gotrace_last_stats();
+
+		fprintf(stderr,
+			"ctrace-bpf: go trace of pid %u: %" PRIu64 " goroutines, %" PRIu64
+			" events, %" PRIu64 " repairs (%" PRIu64 " in goroutine reconstruction)%s\n",
+			gs->tgid, gs->goroutines, gs->events, gs->repairs + gs->gostate_repairs,
+			gs->gostate_repairs,
+			gs->go_procs > 1 ? "; the busiest of several Go processes" : "");
+	}
+	if (!rc && pprof_dir)
+		rc = convert_pprof(argv[optind], pprof_dir);
 	free(defout);
 	return rc;
 }

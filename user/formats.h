@@ -12,6 +12,7 @@ enum out_format {
 	FMT_PERFETTO,
 	FMT_JSON,
 	FMT_TEXT,
+	FMT_GO, /* go1.19 execution trace for `go tool trace` (gotrace.c) */
 };
 
 /*
@@ -27,5 +28,7 @@ int perfetto_write(struct ctr_reader *r, struct out *o);
 void perfetto_set_compact(int on);
 int chrome_json_write(struct ctr_reader *r, struct out *o);
 int text_write(struct ctr_reader *r, struct out *o);
+/* One Go process's goroutines (the busiest if several); gotrace.h has its counts. */
+int gotrace_write(struct ctr_reader *r, struct out *o);
 
 #endif /* CTRACE_FORMATS_H */

@@ -286,6 +286,23 @@ static const char *runtime_waker(int kind, enum go_block_kind bk)
 	return kind == GO_UNBLOCK_INJECT ? "runtime: scheduler" : "runtime";
 }
 
+static bool woken_by_ready(enum go_block_kind k)
+{
+	switch (k) {
+	case GB_CHAN_RECV:
+	case GB_CHAN_SEND:
+	case GB_SELECT:
+	case GB_MUTEX:
+	case GB_COND:
+	case GB_WAITGROUP:
+	case GB_SLEEP:
+		return true;
+	default:
+		/* Not GB_NET: findrunnable starts a netpolled goroutine directly. */
+		return false;
+	}
+}
+
 static void on_go(struct gostate *s, const struct ev_go *e)
 {
 	const struct ev_header *h = &e->h;
@@ -347,6 +364,11 @@ static void on_go(struct gostate *s, const struct ev_go *e)
 			w.tid = h->tid;
 			w.cpu = h->cpu;
 			w.p = e->p;
+			/* Channels, locks and sleeps always wake through ready(): one was lost. */
+			if (woken_by_ready(go_waitreason_kind(minor, n->g.reason))) {
+				w.repaired = true;
+				s->repairs++;
+			}
 			emit(s, n, &w);
 		}
 		n->sys_exited = false;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "convert.h"
 #include "record.h"
+#include "report.h"
 #include "util.h"
 
 static void usage(FILE *f)
@@ -14,6 +15,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: ctrace-bpf [record] [OPTIONS] [-- CMD [ARG...]]\n"
 		"       ctrace-bpf convert IN.ctr [-o OUT] [--format FORMAT]\n"
+		"       ctrace-bpf report IN.ctr [--json] [--top N] [--pid PID] [--html FILE]\n"
+		"       ctrace-bpf diff BASE NEW [--threshold PCT] [--min-abs DUR] [--metric GLOB]...\n"
 		"       ctrace-bpf --help | --version\n"
 		"\n"
 		"Records when threads ran, were runnable or slept, who woke whom, and the\n"
@@ -34,13 +37,16 @@ static void usage(FILE *f)
 		"  -o, --output FILE       output file; the extension picks the format:\n"
 		"                          .pftrace or .perfetto-trace (Perfetto),\n"
 		"                          .json (Chrome JSON), .ctr (native capture),\n"
-		"                          plus .gz to gzip. Default:\n"
+		"                          .gotrace (go tool trace), plus .gz to gzip. Default:\n"
 		"                          ctrace-<pid|cmd|system>-<YYYYmmdd-HHMMSS>.pftrace\n"
-		"  -F, --format FORMAT     perfetto, json or ctr; overrides the extension\n"
+		"  -F, --format FORMAT     perfetto, json, ctr, text or go; overrides the extension\n"
 		"      --no-goroutines     do not probe Go runtimes (threads, CPUs and\n"
 		"                          syscalls only)\n"
 		"      --stack-depth N     goroutine stack frames kept at create, block and\n"
 		"                          unblock, 0 to 32 (default 16; 0 is cheapest)\n"
+		"      --pprof-out DIR     also write pprof profiles into DIR: thread\n"
+		"                          off-CPU time and goroutine blocking\n"
+		"      --report            print `ctrace-bpf report` of the capture at the end\n"
 		"  -q, --quiet             no status line and no summary\n"
 		"  -v, --verbose           show libbpf's messages\n"
 		"  -h, --help              this text\n"
@@ -107,6 +113,8 @@ static int cmd_record_args(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},
 		{"no-goroutines", no_argument, NULL, 'G'},
 		{"stack-depth", required_argument, NULL, 'S'},
+		{"pprof-out", required_argument, NULL, 'P'},
+		{"report", no_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{},
@@ -135,7 +143,7 @@ static int cmd_record_args(int argc, char **argv)
 		case 'F':
 			o.format = format_from_name(optarg);
 			if (o.format == FMT_NONE) {
-				errmsg("unknown format '%s' (perfetto, json or ctr)", optarg);
+				errmsg("unknown format '%s' (perfetto, json, ctr, text or go)", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -156,8 +164,14 @@ static int cmd_record_args(int argc, char **argv)
 			o.stack_depth = v;
 			break;
 		}
+		case 'P':
+			o.pprof_dir = optarg;
+			break;
 		case 'v':
 			o.verbose = true;
+			break;
+		case 'R':
+			o.report = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -188,8 +202,8 @@ static int cmd_record_args(int argc, char **argv)
 		bool gz;
 
 		if (format_from_path(o.output, &gz) == FMT_NONE) {
-			errmsg("cannot tell the format of '%s': use .pftrace, .json or .ctr "
-			       "(optionally .gz), or --format",
+			errmsg("cannot tell the format of '%s': use .pftrace, .json, .ctr, .txt or "
+			       ".gotrace (optionally .gz), or --format",
 			       o.output);
 			return EXIT_USAGE;
 		}
@@ -207,6 +221,10 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "convert"))
 		return cmd_convert(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "report"))
+		return cmd_report(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "diff"))
+		return cmd_diff(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "record"))
 		return cmd_record_args(argc - 1, argv + 1);
 	return cmd_record_args(argc, argv);

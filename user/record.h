@@ -21,6 +21,8 @@ struct record_opts {
 	bool verbose;
 	bool no_goroutines;
 	unsigned int stack_depth; /* goroutine stack frames; 0: none */
+	const char *pprof_dir;	  /* --pprof-out: also write pprof profiles there */
+	bool report;		  /* print the report of the capture at the end */
 };
 
 /* Runs a recording; returns the process exit status. */
