@@ -140,6 +140,7 @@ enum go_sched_kind {
 	GO_SCHED_YIELD = 1,	  /* runtime.Gosched */
 	GO_SCHED_PREEMPT = 2,	  /* preempted at a safe point (sysmon, morestack) */
 	GO_SCHED_PREEMPT_PARK = 3, /* async preemption parked for the GC */
+	GO_SCHED_SYSCALL = 4,	   /* left a syscall without a P: queued (exitsyscall0) */
 };
 
 /* EV_GO_UNBLOCK sources */
@@ -190,6 +191,7 @@ enum go_probe {
 	GP_PREEMPT_PARK,
 	GP_NEWPROC, /* at newproc's call to runqput: BX = the new g */
 	GP_INJECTGLIST,
+	GP_EXITSYSCALL0,
 };
 #define GP_COOKIE(probe, guard_disp, cmp_r12) \
 	((__u64)(probe) | ((__u64)(guard_disp) << 8) | ((__u64)(cmp_r12) << 16))

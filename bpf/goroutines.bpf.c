@@ -205,6 +205,9 @@ static __always_inline int go_probe(struct pt_regs *ctx)
 	case GP_PREEMPT_PARK:
 		gp = go_arg0(ctx);
 		return emit(EV_GO_SCHED, cfg, gp, 0, 0, 0, pid, GO_SCHED_PREEMPT_PARK, gp, true);
+	case GP_EXITSYSCALL0:
+		return emit(EV_GO_SCHED, cfg, go_arg0(ctx), 0, 0, 0, pid, GO_SCHED_SYSCALL, 0,
+			    false);
 	case GP_NEWPROC:
 		gp = go_arg1(ctx);
 		return emit(EV_GO_CREATE, cfg, gp, curgoid, field(gp, cfg->g_startpc),

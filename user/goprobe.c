@@ -33,7 +33,10 @@ static const struct {
 	{"runtime.ready", GP_READY, true},
 	{"runtime.goexit0", GP_GOEXIT0, true},
 	{"runtime.gosched_m", GP_GOSCHED_M, false},
-	{"runtime.goyield_m", GP_GOSCHED_M, false}, /* mutex hand-off in starvation mode */
+	/* A mutex hand-off in starvation mode; Go's tracer calls it a preemption. */
+	{"runtime.goyield_m", GP_GOPREEMPT_M, false},
+	/* A syscall that returns to find no P: the goroutine is queued. */
+	{"runtime.exitsyscall0", GP_EXITSYSCALL0, false},
 	{"runtime.gopreempt_m", GP_GOPREEMPT_M, false},
 	{"runtime.preemptPark", GP_PREEMPT_PARK, false},
 	{"runtime.injectglist", GP_INJECTGLIST, false},

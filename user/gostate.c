@@ -425,7 +425,8 @@ static void on_go(struct gostate *s, const struct ev_go *e)
 		leave_thread(s, n);
 		t.to = GS_RUNNABLE;
 		t.label = "Runnable";
-		t.preempted = e->kind != GO_SCHED_YIELD;
+		t.sched_kind = e->kind;
+		t.preempted = e->kind == GO_SCHED_PREEMPT || e->kind == GO_SCHED_PREEMPT_PARK;
 		t.stack = e->stack;
 		t.nstack = e->nstack;
 		emit(s, n, &t);

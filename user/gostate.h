@@ -62,6 +62,7 @@ struct gs_trans {
 	long syscall;	       /* GS_SYSCALL: syscall number */
 	bool repaired;	       /* synthesized to repair a lost event */
 	bool preempted;	       /* to == GS_RUNNABLE: preempted rather than yielded */
+	int sched_kind;	       /* EV_GO_SCHED's go_sched_kind, 0 otherwise */
 };
 
 struct gs_ops {
@@ -77,7 +78,10 @@ struct gostate;
 struct gostate *gostate_new(struct ctr_reader *r, const struct gs_ops *ops, void *ctx);
 /* Feed every record from ctr_next(); non-Go records only update threads. */
 void gostate_event(struct gostate *s, const struct ev_header *h);
-/* Ends every goroutine still running or in a syscall at ts, and frees state. */
+/*
+ * Frees every goroutine's state, calling ops->destroy for each one still
+ * alive (its state and since tell the consumer what to close at ts).
+ */
 void gostate_finish(struct gostate *s, uint64_t ts);
 uint64_t gostate_repairs(const struct gostate *s);
 /* A goroutine alive now, or NULL. */
