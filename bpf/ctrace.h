@@ -192,6 +192,7 @@ enum go_probe {
 	GP_NEWPROC, /* at newproc's call to runqput: BX = the new g */
 	GP_INJECTGLIST,
 	GP_EXITSYSCALL0,
+	GP_GOSCHEDIMPL, /* go1.22+: goschedImpl(gp, preempted) */
 };
 #define GP_COOKIE(probe, guard_disp, cmp_r12) \
 	((__u64)(probe) | ((__u64)(guard_disp) << 8) | ((__u64)(cmp_r12) << 16))

@@ -205,6 +205,10 @@ static __always_inline int go_probe(struct pt_regs *ctx)
 	case GP_PREEMPT_PARK:
 		gp = go_arg0(ctx);
 		return emit(EV_GO_SCHED, cfg, gp, 0, 0, 0, pid, GO_SCHED_PREEMPT_PARK, gp, true);
+	case GP_GOSCHEDIMPL:
+		gp = go_arg0(ctx);
+		return emit(EV_GO_SCHED, cfg, gp, 0, 0, 0, pid,
+			    (go_arg1(ctx) & 1) ? GO_SCHED_PREEMPT : GO_SCHED_YIELD, gp, true);
 	case GP_EXITSYSCALL0:
 		return emit(EV_GO_SCHED, cfg, go_arg0(ctx), 0, 0, 0, pid, GO_SCHED_SYSCALL, 0,
 			    false);

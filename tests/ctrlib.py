@@ -118,6 +118,15 @@ assert SYS_ENTER.size == 56 and EV_GO.size == 48 and REC_GO_G_S.size == 48
 assert REC_GO_PROC_S.size == 304 and REC_GO_SYM_S.size == 16
 
 
+
+def woken_by_ready(reason):
+    """Wait reasons that always end through runtime.ready() (so an
+    EV_GO_UNBLOCK must precede the next start)."""
+    if not reason:
+        return False
+    return (reason.startswith("chan ") or reason.startswith("select")
+            or reason.startswith("sync.") or reason in ("semacquire", "sleep"))
+
 class CtrError(Exception):
     pass
 
@@ -551,7 +560,10 @@ class GoProc:
             if e.type == EV_GO_CREATE:
                 state[e.goid] = "runnable"
             elif e.type == EV_GO_START:
-                if st == "waiting":
+                # The scheduler starts a goroutine the netpoller returned,
+                # and GC/runtime workers, without ready(): that start is
+                # their wake-up. Waits that always end in ready() must not.
+                if st == "waiting" and woken_by_ready(blocked_on.get(e.goid)):
                     bad(e, f"start while blocked ({blocked_on.get(e.goid)}): "
                            f"no unblock")
                 if st == "running":

@@ -22,24 +22,31 @@
 #define MAX_PROCS 64
 #define PC_SET_MAX (1u << 20)
 
-/* The runtime functions probed, and what each tells. */
+/* The runtime functions probed, and what each tells; minors bound the Go versions. */
 static const struct {
 	const char *func;
 	enum go_probe probe;
 	bool required;
+	int min_minor, max_minor;
 } probes[] = {
-	{"runtime.execute", GP_EXECUTE, true},
-	{"runtime.park_m", GP_PARK_M, true},
-	{"runtime.ready", GP_READY, true},
-	{"runtime.goexit0", GP_GOEXIT0, true},
-	{"runtime.gosched_m", GP_GOSCHED_M, false},
+	{"runtime.execute", GP_EXECUTE, true, 0, 99},
+	{"runtime.park_m", GP_PARK_M, true, 0, 99},
+	{"runtime.ready", GP_READY, true, 0, 99},
+	{"runtime.goexit0", GP_GOEXIT0, true, 0, 99},
+	/*
+	 * From go1.22 newstack preempts through goschedImpl(gp, preempted)
+	 * directly (gopreempt_m is inlined there), so that is the one place to
+	 * see yields and preemptions; before, its callers are.
+	 */
+	{"runtime.goschedImpl", GP_GOSCHEDIMPL, true, 22, 99},
+	{"runtime.gosched_m", GP_GOSCHED_M, false, 0, 21},
+	{"runtime.gopreempt_m", GP_GOPREEMPT_M, false, 0, 21},
 	/* A mutex hand-off in starvation mode; Go's tracer calls it a preemption. */
-	{"runtime.goyield_m", GP_GOPREEMPT_M, false},
+	{"runtime.goyield_m", GP_GOPREEMPT_M, false, 0, 99},
 	/* A syscall that returns to find no P: the goroutine is queued. */
-	{"runtime.exitsyscall0", GP_EXITSYSCALL0, false},
-	{"runtime.gopreempt_m", GP_GOPREEMPT_M, false},
-	{"runtime.preemptPark", GP_PREEMPT_PARK, false},
-	{"runtime.injectglist", GP_INJECTGLIST, false},
+	{"runtime.exitsyscall0", GP_EXITSYSCALL0, false, 0, 99},
+	{"runtime.preemptPark", GP_PREEMPT_PARK, false, 0, 99},
+	{"runtime.injectglist", GP_INJECTGLIST, false, 0, 99},
 };
 
 struct goproc {
@@ -400,6 +407,8 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 		}
 	}
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		if (p->minor < probes[i].min_minor || p->minor > probes[i].max_minor)
+			continue;
 		rc = probe_func(gp, p, probes[i].func, probes[i].probe, msg, len);
 		if (rc == -ENOENT && !probes[i].required)
 			continue;

@@ -357,10 +357,14 @@ static void on_go(struct gostate *s, const struct ev_go *e)
 			to_runnable(s, n, n->last_ts, n->g.state != GS_SYSCALL && !n->sys_exited,
 				    false);
 		} else if (n->g.state == GS_BLOCKED) {
-			/* A wake-up nobody probed (GC workers) or a lost one. */
+			/*
+			 * The scheduler runs the first goroutine the netpoller
+			 * returns (and GC workers) without ready(): the wake-up is
+			 * this start. Anything else means a lost record.
+			 */
 			struct gs_trans w = {.ts = h->ts, .to = GS_RUNNABLE, .label = "Runnable"};
 
-			w.waker_label = "runtime";
+			w.waker_label = runtime_waker(0, go_waitreason_kind(minor, n->g.reason));
 			w.tid = h->tid;
 			w.cpu = h->cpu;
 			w.p = e->p;
