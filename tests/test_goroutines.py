@@ -614,3 +614,33 @@ def ground_truth_test(prog):
 
 for _prog in GROUND_TRUTH:
     globals()[f"test_goroutines_ground_truth[{_prog}]"] = ground_truth_test(_prog)
+
+
+def test_go_unsupported_version(tmp):
+    """A stripped binary of a Go version without a table entry (go1.20
+    here: made by rewriting the version string in .go.buildinfo of a go1.19
+    build) gets one line naming the version and the supported range, and is
+    still traced at thread level: its syscalls are recorded, no goroutines."""
+    need_root()
+    src = binary("1.19", "stripped", "fileio")
+    data = src.read_bytes()
+    check(b"go1.19." in data, "no go1.19 version string in the binary")
+    # .go.buildinfo and runtime.buildVersion both carry it.
+    prog = Path(tmp) / "fileio120"
+    prog.write_bytes(data.replace(b"go1.19.", b"go1.20."))
+    prog.chmod(0o755)
+    out = Path(tmp) / "u.ctr"
+    nwrites, chunk = ARGS["fileio"]
+    r = ctrace("-o", out, "--", prog, nwrites, chunk, timeout=120, env=GO_ENV)
+    check(r.returncode == 0, f"exit {r.returncode}: {r.stderr}")
+    lines = [l for l in r.stderr.splitlines() if "go1.20" in l]
+    check(len(lines) == 1 and "supported: go1.19" in lines[0]
+          and "threads only" in lines[0],
+          f"want one line naming go1.20 and the supported range: {r.stderr!r}")
+    cap = ctrlib.load(out)
+    check(not cap.go, f"goroutines recorded for an unsupported version: "
+          f"{sorted(cap.go)}")
+    writes = [e for e in cap.records if e.type == ctrlib.EV_SYS_ENTER
+              and e.id == 1 and e.args[2] == chunk]
+    check(len(writes) == nwrites, f"{len(writes)} write({chunk}) syscalls recorded, "
+          f"want {nwrites}")
