@@ -171,6 +171,12 @@ struct ev_go {
 	__u64 stack[];	   /* nstack entries */
 };
 
+/*
+ * The goroutine probes copy this many leading bytes of a g or m at once;
+ * every offset they use must fall inside (user space checks).
+ */
+#define GO_STRUCT_READ 384
+
 /* Per traced Go process, keyed by tgid: where to find fields. -1: absent. */
 struct go_cfg {
 	__s16 g_goid, g_m, g_waitreason, g_startpc, g_gopc, g_schedlink;
@@ -260,8 +266,13 @@ struct rec_go_g {
 
 /*
  * Symbolization of one pc, written at the end so that convert and report
- * work on another machine. Strings follow: func\0file\0.
+ * work on another machine. Strings follow: func\0file\0. A pc inside
+ * inlined calls has one record per logical frame, innermost (depth 0)
+ * first, the physical function last.
  */
+#define GO_SYM_EXACT	   0x1 /* h.flags: pc is a function entry, not a return address */
+#define GO_SYM_DEPTH_SHIFT 8   /* h.flags bits 8-15: inline depth, 0 innermost */
+#define GO_SYM_MAX_FRAMES  32  /* depths the collector writes */
 struct rec_go_sym {
 	struct ev_header h; /* h.tgid: process */
 	__u64 pc;

@@ -6,6 +6,11 @@
  * conditional jump of the stack check, which the kernel emulates, instead of
  * the function's first instruction, which it would single-step.
  *
+ * Helper calls are the expensive part of a hit on this kind of machine
+ * (every call and return pays for retpolines and return thunks), so memory
+ * is read in a few large pieces: the g, m and p structs once each, and the
+ * stack a kilobyte at a time, instead of one read per field or frame.
+ *
  * The rings and drop counters are the scheduler tracer's (shared by fd), so
  * goroutine and kernel records share one stream per CPU.
  */
@@ -18,7 +23,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-const volatile __u64 wakeup_bytes = 256 * 1024;
+const volatile __u32 wakeup_records = 2048;
 
 struct ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -46,6 +51,28 @@ struct {
 	__type(value, struct go_cfg);
 } go_cfgs SEC(".maps");
 
+/* Bytes of a struct read at once; user space checks offsets fit (GO_STRUCT_READ). */
+#define SREAD GO_STRUCT_READ
+#define STK_READ 1024
+
+struct scratch {
+	__u8 g[SREAD];	  /* the goroutine the event is about */
+	__u8 cur[SREAD];  /* the probing M's g (usually g0), then its m, its p */
+	__u8 m[SREAD];
+	__u8 actor[SREAD]; /* the waker or creator goroutine */
+	__u8 stk[STK_READ];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+#define MAX_CPUS 1024
+__u32 batch_count[MAX_CPUS];
+
 /* Most goroutines injectglist hands over in one call that we report. */
 #define INJECT_MAX 32
 
@@ -65,38 +92,118 @@ static __always_inline __u64 read_u64(__u64 addr)
 	return v;
 }
 
-static __always_inline __u64 field(__u64 base, __s16 off)
+static __always_inline void read_field(__u8 *buf, __u64 addr, __s16 off, __u32 size)
 {
-	if (!base || off < 0)
-		return 0;
-	return read_u64(base + off);
+	__u32 o = off;
+
+	if (off < 0 || o > SREAD - 8)
+		return;
+	bpf_probe_read_user(buf + o, size, (void *)(addr + o));
 }
 
-/* Walks frame pointers from a saved (pc, bp) pair; returns frames stored. */
-static __always_inline __u8 walk_stack(__u64 *out, __u32 depth, __u64 pc, __u64 bp)
+/*
+ * Copies a struct's first SREAD bytes. A struct may end in a page the
+ * process never touched, which a probe cannot fault in: then the fields the
+ * probes use are read one by one. False if the struct is not readable.
+ */
+static __always_inline bool read_struct(__u8 *buf, __u64 addr, const struct go_cfg *c)
 {
+	if (!addr)
+		goto none;
+	if (!bpf_probe_read_user(buf, SREAD, (void *)addr))
+		return true;
+	__builtin_memset(buf, 0, SREAD);
+	if (bpf_probe_read_user(buf, 8, (void *)addr))
+		goto none;
+	read_field(buf, addr, 16, 8); /* stackguard0 */
+	read_field(buf, addr, 24, 8); /* stackguard1 */
+	read_field(buf, addr, c->g_goid, 8);
+	read_field(buf, addr, c->g_m, 8);
+	read_field(buf, addr, c->g_waitreason, 1);
+	read_field(buf, addr, c->g_startpc, 8);
+	read_field(buf, addr, c->g_gopc, 8);
+	read_field(buf, addr, c->g_schedlink, 8);
+	read_field(buf, addr, c->g_sched_pc, 8);
+	read_field(buf, addr, c->g_sched_bp, 8);
+	read_field(buf, addr, c->m_curg, 8);
+	read_field(buf, addr, c->m_p, 8);
+	return true;
+none:
+	__builtin_memset(buf, 0, 8);
+	return false;
+}
+
+static __always_inline __u64 get64(const __u8 *buf, __s16 off)
+{
+	__u32 o = off;
+
+	if (off < 0 || o > SREAD - 8)
+		return 0;
+	return *(const __u64 *)(buf + o);
+}
+
+static __always_inline __u8 get8(const __u8 *buf, __s16 off)
+{
+	__u32 o = off;
+
+	if (off < 0 || o > SREAD - 1)
+		return 0;
+	return buf[o];
+}
+
+/*
+ * Walks frame pointers from a saved (pc, bp): [bp] is the caller's bp,
+ * [bp+8] the return address. Frames sit close together, so one read of the
+ * stack above bp usually serves the whole walk.
+ */
+static __always_inline __u8 walk_stack(__u64 *out, __u8 *stk, __u32 depth, __u64 pc, __u64 bp)
+{
+	__u64 base = 0;
+	bool have = false;
 	__u8 n = 0;
 
 	for (int i = 0; i < GO_MAX_STACK; i++) {
+		__u64 off;
+
 		if (i >= depth || !pc)
 			break;
 		out[i] = pc;
 		n++;
 		if (!bp)
 			break;
-		pc = read_u64(bp + 8);
-		bp = read_u64(bp);
+		off = bp - base;
+		if (!have || bp < base || off > STK_READ - 16) {
+			if (bpf_probe_read_user(stk, STK_READ, (void *)bp) &&
+			    bpf_probe_read_user(stk, 16, (void *)bp))
+				break;
+			base = bp;
+			have = true;
+			off = 0;
+		}
+		off &= STK_READ - 1;
+		if (off > STK_READ - 16)
+			break;
+		pc = *(__u64 *)(stk + off + 8);
+		bp = *(__u64 *)(stk + off);
 	}
 	return n;
 }
 
-static __always_inline int emit(__u16 type, const struct go_cfg *cfg, __u64 gp, __s64 other,
-				__u64 pc, __u64 pc2, __s32 p, __u8 kind, __u64 stack_g, bool stack)
+struct hit {
+	const struct go_cfg *cfg;
+	struct scratch *s;
+	__u64 pid_tgid;
+	__s32 p;
+};
+
+/* One record about the goroutine whose struct is in s->g. */
+static __always_inline int emit(struct hit *x, __u16 type, __u64 gp, __s64 other, __u8 kind,
+				const __u8 *stack_of)
 {
+	const struct go_cfg *cfg = x->cfg;
 	__u32 cpu = bpf_get_smp_processor_id();
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 size = sizeof(struct ev_go) + GO_MAX_STACK * sizeof(__u64);
 	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u32 *cnt;
 	struct ev_go *e;
 	void *rb;
 
@@ -115,31 +222,34 @@ static __always_inline int emit(__u16 type, const struct go_cfg *cfg, __u64 gp, 
 	e->h.type = type;
 	e->h.cpu = cpu;
 	e->h.flags = 0;
-	e->h.tid = (__u32)id;
-	e->h.tgid = id >> 32;
+	e->h.tid = (__u32)x->pid_tgid;
+	e->h.tgid = x->pid_tgid >> 32;
 	e->g = gp;
-	e->goid = field(gp, cfg->g_goid);
+	e->goid = get64(x->s->g, cfg->g_goid);
 	e->other_goid = other;
-	e->pc = pc;
-	e->pc2 = pc2;
-	e->p = p;
+	e->pc = 0;
+	e->pc2 = 0;
+	if (type == EV_GO_CREATE) {
+		e->pc = get64(x->s->g, cfg->g_startpc);
+		e->pc2 = get64(x->s->g, cfg->g_gopc);
+	}
+	e->p = x->p;
 	e->kind = kind;
 	e->reason = 0;
-	if (cfg->g_waitreason >= 0 && (type == EV_GO_BLOCK || type == EV_GO_UNBLOCK)) {
-		__u8 r = 0;
-
-		bpf_probe_read_user(&r, 1, (void *)(gp + cfg->g_waitreason));
-		e->reason = r;
-	}
+	if (type == EV_GO_BLOCK || type == EV_GO_UNBLOCK)
+		e->reason = get8(x->s->g, cfg->g_waitreason);
 	e->nstack = 0;
-	if (stack && stack_g && cfg->g_sched_pc >= 0 && cfg->g_sched_bp >= 0)
-		e->nstack = walk_stack(e->stack, cfg->stack_depth, field(stack_g, cfg->g_sched_pc),
-				       field(stack_g, cfg->g_sched_bp));
+	if (stack_of)
+		e->nstack = walk_stack(e->stack, x->s->stk, cfg->stack_depth,
+				       get64(stack_of, cfg->g_sched_pc),
+				       get64(stack_of, cfg->g_sched_bp));
 	/* The record's own size says how much of the stack is valid. */
 	e->h.size = sizeof(struct ev_go) + e->nstack * sizeof(__u64);
-	(void)size;
-	if (bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	cnt = &batch_count[cpu & (MAX_CPUS - 1)];
+	if (++*cnt >= wakeup_records) {
+		*cnt = 0;
 		flags = BPF_RB_FORCE_WAKEUP;
+	}
 	bpf_ringbuf_submit(e, flags);
 	return 0;
 }
@@ -147,23 +257,28 @@ static __always_inline int emit(__u16 type, const struct go_cfg *cfg, __u64 gp, 
 static __always_inline int go_probe(struct pt_regs *ctx)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u32 guard = GP_COOKIE_GUARD(cookie);
-	const struct go_cfg *cfg;
-	__u64 g, m, curg, pp, gp;
-	__s64 curgoid;
-	__s32 pid = -1;
+	__u32 guard = GP_COOKIE_GUARD(cookie), probe = GP_COOKIE_PROBE(cookie);
+	struct hit x = {.p = -1};
+	__u64 m, curg, pp, gp;
+	__s64 curgoid = 0;
+	__u32 tgid, zero = 0;
 
-	cfg = bpf_map_lookup_elem(&go_cfgs, &tgid);
-	if (!cfg)
+	x.pid_tgid = bpf_get_current_pid_tgid();
+	tgid = x.pid_tgid >> 32;
+	x.cfg = bpf_map_lookup_elem(&go_cfgs, &tgid);
+	if (!x.cfg)
 		return 0;
-	g = go_g_register(ctx);
+	x.s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!x.s)
+		return 0;
+	/* The probing M's g (R14; g0 in these functions) gives its m and stack guard. */
+	read_struct(x.s->cur, go_g_register(ctx), x.cfg);
 	/*
 	 * The stack check is about to branch to morestack, which re-enters the
 	 * function from its start: count only the entry that goes on.
 	 */
 	if (guard) {
-		__u64 limit = read_u64(g + guard);
+		__u64 limit = get64(x.s->cur, guard);
 		__u64 r12 = go_r12(ctx), sp = PT_REGS_SP(ctx);
 
 		/* Keep both loads: the verifier rejects a ctx read at a variable offset. */
@@ -173,57 +288,59 @@ static __always_inline int go_probe(struct pt_regs *ctx)
 		if (sp <= limit)
 			return 0;
 	}
-	m = field(g, cfg->g_m);
-	curg = field(m, cfg->m_curg);
-	pp = field(m, cfg->m_p);
-	if (pp && cfg->p_id >= 0) {
+	m = get64(x.s->cur, x.cfg->g_m);
+	read_struct(x.s->m, m, x.cfg);
+	pp = get64(x.s->m, x.cfg->m_p);
+	curg = get64(x.s->m, x.cfg->m_curg);
+	/* p.id is the struct's first field in every version; read it alone. */
+	if (pp && x.cfg->p_id >= 0) {
 		__s32 v = -1;
 
-		bpf_probe_read_user(&v, sizeof(v), (void *)(pp + cfg->p_id));
-		pid = v;
+		bpf_probe_read_user(&v, sizeof(v), (void *)(pp + x.cfg->p_id));
+		x.p = v;
 	}
-	curgoid = curg ? (__s64)field(curg, cfg->g_goid) : 0;
+	/* The waker or creator: the M's user goroutine (these run on g0). */
+	if (curg && (probe == GP_READY || probe == GP_NEWPROC || probe == GP_INJECTGLIST)) {
+		read_struct(x.s->actor, curg, x.cfg);
+		curgoid = get64(x.s->actor, x.cfg->g_goid);
+	}
 
-	switch (GP_COOKIE_PROBE(cookie)) {
+	gp = probe == GP_NEWPROC ? go_arg1(ctx) : go_arg0(ctx);
+	if (probe != GP_INJECTGLIST && !read_struct(x.s->g, gp, x.cfg))
+		return 0;
+
+	switch (probe) {
 	case GP_EXECUTE:
-		return emit(EV_GO_START, cfg, go_arg0(ctx), 0, 0, 0, pid, 0, 0, false);
+		return emit(&x, EV_GO_START, gp, 0, 0, NULL);
 	case GP_PARK_M:
-		gp = go_arg0(ctx);
-		return emit(EV_GO_BLOCK, cfg, gp, 0, 0, 0, pid, 0, gp, true);
+		return emit(&x, EV_GO_BLOCK, gp, 0, 0, x.s->g);
 	case GP_READY:
-		/* Called on the system stack: the waker is the M's user goroutine. */
-		return emit(EV_GO_UNBLOCK, cfg, go_arg0(ctx), curgoid, 0, 0, pid,
-			    GO_UNBLOCK_READY, curg, true);
+		return emit(&x, EV_GO_UNBLOCK, gp, curgoid, GO_UNBLOCK_READY,
+			    curg ? x.s->actor : NULL);
 	case GP_GOEXIT0:
-		return emit(EV_GO_EXIT, cfg, go_arg0(ctx), 0, 0, 0, pid, 0, 0, false);
+		return emit(&x, EV_GO_EXIT, gp, 0, 0, NULL);
 	case GP_GOSCHED_M:
-		gp = go_arg0(ctx);
-		return emit(EV_GO_SCHED, cfg, gp, 0, 0, 0, pid, GO_SCHED_YIELD, gp, true);
+		return emit(&x, EV_GO_SCHED, gp, 0, GO_SCHED_YIELD, x.s->g);
 	case GP_GOPREEMPT_M:
-		gp = go_arg0(ctx);
-		return emit(EV_GO_SCHED, cfg, gp, 0, 0, 0, pid, GO_SCHED_PREEMPT, gp, true);
+		return emit(&x, EV_GO_SCHED, gp, 0, GO_SCHED_PREEMPT, x.s->g);
 	case GP_PREEMPT_PARK:
-		gp = go_arg0(ctx);
-		return emit(EV_GO_SCHED, cfg, gp, 0, 0, 0, pid, GO_SCHED_PREEMPT_PARK, gp, true);
+		return emit(&x, EV_GO_SCHED, gp, 0, GO_SCHED_PREEMPT_PARK, x.s->g);
 	case GP_GOSCHEDIMPL:
-		gp = go_arg0(ctx);
-		return emit(EV_GO_SCHED, cfg, gp, 0, 0, 0, pid,
-			    (go_arg1(ctx) & 1) ? GO_SCHED_PREEMPT : GO_SCHED_YIELD, gp, true);
+		return emit(&x, EV_GO_SCHED, gp, 0,
+			    (go_arg1(ctx) & 1) ? GO_SCHED_PREEMPT : GO_SCHED_YIELD, x.s->g);
 	case GP_EXITSYSCALL0:
-		return emit(EV_GO_SCHED, cfg, go_arg0(ctx), 0, 0, 0, pid, GO_SCHED_SYSCALL, 0,
-			    false);
+		return emit(&x, EV_GO_SCHED, gp, 0, GO_SCHED_SYSCALL, NULL);
 	case GP_NEWPROC:
-		gp = go_arg1(ctx);
-		return emit(EV_GO_CREATE, cfg, gp, curgoid, field(gp, cfg->g_startpc),
-			    field(gp, cfg->g_gopc), pid, 0, curg, true);
+		return emit(&x, EV_GO_CREATE, gp, curgoid, 0, curg ? x.s->actor : NULL);
 	case GP_INJECTGLIST: {
 		/* glist *gList: its first word is the head g; g.schedlink links them. */
-		__u64 next = read_u64(go_arg0(ctx));
+		__u64 next = read_u64(gp);
 
 		for (int i = 0; i < INJECT_MAX && next; i++) {
-			emit(EV_GO_UNBLOCK, cfg, next, curgoid, 0, 0, pid, GO_UNBLOCK_INJECT, 0,
-			     false);
-			next = field(next, cfg->g_schedlink);
+			if (!read_struct(x.s->g, next, x.cfg))
+				break;
+			emit(&x, EV_GO_UNBLOCK, next, curgoid, GO_UNBLOCK_INJECT, NULL);
+			next = get64(x.s->g, x.cfg->g_schedlink);
 		}
 		return 0;
 	}

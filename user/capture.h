@@ -92,9 +92,24 @@ struct ctr_go_sym {
 size_t ctr_go_proc_count(const struct ctr_reader *r);
 const struct ctr_go_proc *ctr_go_proc_at(const struct ctr_reader *r, size_t i);
 const struct ctr_go_proc *ctr_go_proc_find(const struct ctr_reader *r, uint32_t tgid);
-/* exact: pc is a function entry (start pc); else a return address. NULL if unknown. */
+/*
+ * exact: pc is a function entry (start pc); else a return address. NULL if
+ * unknown. For a return address inside inlined calls this is the innermost
+ * frame (function and file:line agree); for a start pc the physical function.
+ */
 const struct ctr_go_sym *ctr_go_sym(const struct ctr_reader *r, uint32_t tgid, uint64_t pc,
 				    bool exact);
+
+/* Inline depths a reader keeps per pc. */
+#define CTR_GO_MAX_FRAMES 64
+/*
+ * Every logical frame of pc, innermost first, the physical function last
+ * (one frame if nothing is inlined there, or for captures that predate
+ * inline expansion). Returns how many were stored in out (0: pc unknown);
+ * past max, the innermost max-1 and the physical function.
+ */
+int ctr_go_sym_frames(const struct ctr_reader *r, uint32_t tgid, uint64_t pc, bool exact,
+		      const struct ctr_go_sym **out, int max);
 
 /*
  * Event records (types < REC_META, plus REC_GO_PROC and REC_GO_G, which

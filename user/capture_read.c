@@ -35,11 +35,13 @@ struct meta_kv {
 	char *key, *value;
 };
 
+/* A pc's frames by inline depth; func is NULL for a depth not (yet) read. */
 struct sym_ent {
 	uint32_t tgid;
 	uint32_t exact;
 	uint64_t pc;
-	struct ctr_go_sym sym;
+	struct ctr_go_sym *frames;
+	uint32_t nframes;
 };
 
 struct ctr_reader {
@@ -359,10 +361,14 @@ static size_t sym_slot(const struct ctr_reader *r, uint32_t tgid, uint64_t pc, b
 static void add_sym(struct ctr_reader *r, const struct rec_go_sym *e)
 {
 	size_t names = e->h.size - sizeof(*e), i;
+	unsigned int depth = e->h.flags >> GO_SYM_DEPTH_SHIFT & 0xff;
+	bool exact = e->h.flags & GO_SYM_EXACT;
+	struct ctr_go_sym *f;
 	struct sym_ent *s;
 
 	if (!e->pc || (size_t)e->func_len + e->file_len > names || !e->func_len || !e->file_len ||
-	    e->names[e->func_len - 1] || e->names[e->func_len + e->file_len - 1])
+	    e->names[e->func_len - 1] || e->names[e->func_len + e->file_len - 1] ||
+	    depth >= CTR_GO_MAX_FRAMES)
 		return;
 	if ((r->nsyms + 1) * 2 > r->symcap) {
 		struct sym_ent *old = r->syms;
@@ -380,17 +386,43 @@ static void add_sym(struct ctr_reader *r, const struct rec_go_sym *e)
 				r->syms[sym_slot(r, old[j].tgid, old[j].pc, old[j].exact)] = old[j];
 		free(old);
 	}
-	i = sym_slot(r, e->h.tgid, e->pc, e->h.flags & 1);
+	i = sym_slot(r, e->h.tgid, e->pc, exact);
 	s = &r->syms[i];
-	if (s->pc)
-		return;
-	s->pc = e->pc;
-	s->tgid = e->h.tgid;
-	s->exact = e->h.flags & 1;
-	s->sym.func = strdup(e->names);
-	s->sym.file = strdup(e->names + e->func_len);
-	s->sym.line = e->line;
-	r->nsyms++;
+	if (s->pc && depth < s->nframes && s->frames[depth].func)
+		return; /* first record wins */
+	if (depth >= s->nframes) {
+		f = realloc(s->frames, (depth + 1) * sizeof(*f));
+		if (!f)
+			return;
+		memset(f + s->nframes, 0, (depth + 1 - s->nframes) * sizeof(*f));
+		s->frames = f;
+		s->nframes = depth + 1;
+	}
+	f = &s->frames[depth];
+	f->func = strdup(e->names);
+	f->file = strdup(e->names + e->func_len);
+	f->line = e->line;
+	if (!f->func || !f->file) {
+		free((char *)f->func);
+		free((char *)f->file);
+		f->func = f->file = NULL;
+	}
+	if (!s->pc) {
+		s->pc = e->pc;
+		s->tgid = e->h.tgid;
+		s->exact = exact;
+		r->nsyms++;
+	}
+}
+
+/* Frames from depth 0 up to the first one missing. */
+static int sym_depth(const struct sym_ent *s)
+{
+	uint32_t n = 0;
+
+	while (n < s->nframes && s->frames[n].func)
+		n++;
+	return n;
 }
 
 size_t ctr_go_proc_count(const struct ctr_reader *r)
@@ -414,12 +446,35 @@ const struct ctr_go_proc *ctr_go_proc_find(const struct ctr_reader *r, uint32_t 
 const struct ctr_go_sym *ctr_go_sym(const struct ctr_reader *r, uint32_t tgid, uint64_t pc,
 				    bool exact)
 {
-	size_t i;
+	const struct sym_ent *s;
+	int n;
 
 	if (!r->symcap || !pc)
 		return NULL;
-	i = sym_slot(r, tgid, pc, exact);
-	return r->syms[i].pc ? &r->syms[i].sym : NULL;
+	s = &r->syms[sym_slot(r, tgid, pc, exact)];
+	n = s->pc ? sym_depth(s) : 0;
+	if (!n)
+		return NULL;
+	/* A start pc names its (physical) function; a return address the innermost call. */
+	return exact ? &s->frames[n - 1] : &s->frames[0];
+}
+
+int ctr_go_sym_frames(const struct ctr_reader *r, uint32_t tgid, uint64_t pc, bool exact,
+		      const struct ctr_go_sym **out, int max)
+{
+	const struct sym_ent *s;
+	int n, k;
+
+	if (!r->symcap || !pc || max < 1)
+		return 0;
+	s = &r->syms[sym_slot(r, tgid, pc, exact)];
+	n = s->pc ? sym_depth(s) : 0;
+	for (k = 0; k < n && k < max; k++)
+		out[k] = &s->frames[k];
+	/* Too many: the innermost ones and the physical function. */
+	if (n > max)
+		out[max - 1] = &s->frames[n - 1];
+	return k;
 }
 
 static void scan_record(struct ctr_reader *r, const struct ev_header *h)
@@ -836,8 +891,11 @@ void ctr_close(struct ctr_reader *r)
 	}
 	free(r->meta);
 	for (size_t i = 0; i < r->symcap; i++) {
-		free((char *)r->syms[i].sym.func);
-		free((char *)r->syms[i].sym.file);
+		for (uint32_t j = 0; j < r->syms[i].nframes; j++) {
+			free((char *)r->syms[i].frames[j].func);
+			free((char *)r->syms[i].frames[j].file);
+		}
+		free(r->syms[i].frames);
 	}
 	free(r->syms);
 	free(r->goprocs);

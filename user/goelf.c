@@ -39,8 +39,45 @@
 #define FUNC_PCSP     16
 #define FUNC_PCFILE   20
 #define FUNC_PCLN     24
+#define FUNC_NPCDATA  28
 #define FUNC_CUOFF    32
 #define FUNC_MINSIZE  36
+/*
+ * The fixed part ends with nfuncdata (a byte); then npcdata uint32 pc-value
+ * table offsets and nfuncdata uint32 offsets from moduledata.gofunc.
+ */
+#define FUNC_SIZE_118 40
+#define FUNC_SIZE_120 44 /* startLine added */
+
+#define PCDATA_INLTREEINDEX 2
+#define FUNCDATA_INLTREE    3
+
+/*
+ * runtime.inlinedCall. 1.18-1.19: {parent int16, funcID, pad, file int32,
+ * line int32, func_ int32, parentPc int32}; 1.20+: {funcID, pad [3],
+ * nameOff int32, parentPc int32, startLine int32}. Names are funcnametab
+ * offsets, parentPc is relative to the outer function's entry.
+ */
+#define INL_SIZE_118	 20
+#define INL_NAMEOFF_118	 12
+#define INL_PARENTPC_118 16
+#define INL_SIZE_120	 16
+#define INL_NAMEOFF_120	 4
+#define INL_PARENTPC_120 8
+/* The runtime indexes the tree as a [1 << 20] array. */
+#define INL_MAX_INDEX (1 << 20)
+/* Longer parent chains than this are taken as corrupt (or cyclic). */
+#define INL_MAX_DEPTH 100
+
+/*
+ * moduledata word indexes: pcHeader, funcnametab (a slice), text; gofunc
+ * moves by two in 1.20, which added covctrs/ecovctrs before it.
+ */
+#define MD_PCHEADER    0
+#define MD_FUNCNAMETAB 1
+#define MD_TEXT	       22
+#define MD_GOFUNC_118  38
+#define MD_GOFUNC_120  40
 
 /* Bounds for values that only a corrupt file would exceed. */
 #define MAX_NFUNC	(1u << 24)
@@ -83,6 +120,8 @@ struct goelf {
 	uint64_t buildinfo_vaddr;
 	char version[MAX_VERSION_LEN + 1];
 	struct pcln pcln;
+	int gofunc_state;   /* 0: not looked for yet, 1: found, -1: not found */
+	uint64_t gofunc;    /* moduledata.gofunc: base of funcdata offsets */
 	char pcln_err[256]; /* why have_pcln is false */
 	char err[256];
 };
@@ -1053,24 +1092,14 @@ int goelf_pc_func(struct goelf *g, uint64_t pc, uint64_t *entry, uint64_t *size)
 	return 0;
 }
 
-int goelf_pc_lookup(struct goelf *g, uint64_t pc, const char **func, const char **file, int *line)
+/* file:line of pc in function record f: NULL and 0 where unknown. */
+static int pc_fileline(struct goelf *g, struct span f, uint64_t entry, uint64_t pc,
+		       const char **file, int *line)
 {
-	const char *fname = NULL, *name;
-	struct span f;
-	uint64_t entry;
+	const char *fname = NULL;
 	int32_t fileno, ln = 0;
-	uint32_t i;
-	int ret = pcln_index(g, pc, &i);
+	int ret;
 
-	if (ret)
-		return ret;
-	f = fn_rec(g, i);
-	entry = g->pcln.text_start + fn_entryoff(g, i);
-	name = span_str(g->pcln.funcname, fn_field(g, f, FUNC_NAMEOFF));
-	if (!name) {
-		set_err(g, "function name out of range");
-		return -EINVAL;
-	}
 	ret = pcvalue(g, fn_field(g, f, FUNC_PCFILE), entry, pc, &fileno, NULL);
 	if (ret == -EINVAL)
 		return ret;
@@ -1084,13 +1113,207 @@ int goelf_pc_lookup(struct goelf *g, uint64_t pc, const char **func, const char 
 	ret = pcvalue(g, fn_field(g, f, FUNC_PCLN), entry, pc, &ln, NULL);
 	if (ret == -EINVAL)
 		return ret;
+	*file = fname;
+	*line = fname && ln > 0 ? ln : 0;
+	return 0;
+}
+
+int goelf_pc_lookup(struct goelf *g, uint64_t pc, const char **func, const char **file, int *line)
+{
+	const char *name, *fname;
+	struct span f;
+	uint64_t entry;
+	int ln;
+	uint32_t i;
+	int ret = pcln_index(g, pc, &i);
+
+	if (ret)
+		return ret;
+	f = fn_rec(g, i);
+	entry = g->pcln.text_start + fn_entryoff(g, i);
+	name = span_str(g->pcln.funcname, fn_field(g, f, FUNC_NAMEOFF));
+	if (!name) {
+		set_err(g, "function name out of range");
+		return -EINVAL;
+	}
+	ret = pc_fileline(g, f, entry, pc, &fname, &ln);
+	if (ret)
+		return ret;
 	if (func)
 		*func = name;
 	if (file)
 		*file = fname;
 	if (line)
-		*line = fname && ln > 0 ? ln : 0;
+		*line = ln;
 	return 0;
+}
+
+/*
+ * Checks that md is the moduledata of our pclntab and takes its gofunc.
+ * Words go through read_addr(), since a PIE may keep them only as
+ * relocation addends.
+ */
+static bool moduledata_gofunc(struct goelf *g, uint64_t md, uint64_t *gofunc)
+{
+	const struct pcln *t = &g->pcln;
+	unsigned int ps = t->ptrsize;
+	unsigned int gf = t->magic == PCLN_MAGIC_118 ? MD_GOFUNC_118 : MD_GOFUNC_120;
+	uint64_t v, rodata;
+
+	if (!read_addr(g, md + MD_PCHEADER * ps, ps, g->be, &v) || v != t->vaddr)
+		return false;
+	if (!read_addr(g, md + MD_FUNCNAMETAB * ps, ps, g->be, &v) ||
+	    v != t->vaddr + (uint64_t)(t->funcname.p - t->all.p))
+		return false;
+	if (!read_addr(g, md + MD_TEXT * ps, ps, g->be, &v) || v != t->text_start)
+		return false;
+	/* gofunc lies in the file, after moduledata.rodata */
+	if (!read_addr(g, md + gf * ps, ps, g->be, &v) || !seg_of(g, v) ||
+	    !read_addr(g, md + (gf - 1) * ps, ps, g->be, &rodata) || rodata > v)
+		return false;
+	*gofunc = v;
+	return true;
+}
+
+/*
+ * Funcdata offsets are relative to moduledata.gofunc (the go:func.* symbol).
+ * Like the runtime, take it from the moduledata: by symbol, else by looking
+ * for the word that points at the pcHeader (in the file, or as a
+ * relocation addend), which is moduledata's first field.
+ */
+static bool search_gofunc(struct goelf *g)
+{
+	unsigned int ps = g->pcln.ptrsize, w = g->is64 ? 8 : 4;
+	uint64_t md;
+
+	if (sym_find(g, "runtime.firstmoduledata", -1, &md, NULL) &&
+	    moduledata_gofunc(g, md, &g->gofunc))
+		return true;
+	for (size_t i = 0; i < g->nsegs; i++) {
+		const struct seg *s = &g->segs[i];
+
+		if (s->flags & PF_X)
+			continue;
+		for (uint64_t o = (ps - s->vaddr % ps) % ps; o + ps <= s->filesz; o += ps)
+			if (rd(g->be, g->img.p + s->off + o, ps) == g->pcln.vaddr &&
+			    moduledata_gofunc(g, s->vaddr + o, &g->gofunc))
+				return true;
+	}
+	for (size_t t = 0; g->pie && t < g->nrelas; t++) {
+		struct span r = g->relas[t];
+
+		for (size_t o = 0; o + 3 * w <= r.len; o += 3 * w)
+			if (rd(g->be, r.p + o + 2 * w, w) == g->pcln.vaddr &&
+			    moduledata_gofunc(g, rd(g->be, r.p + o, w), &g->gofunc))
+				return true;
+	}
+	return sym_find(g, "go:func.*", -1, &g->gofunc, NULL) ||
+	       sym_find(g, "go.func.*", -1, &g->gofunc, NULL);
+}
+
+static bool find_gofunc(struct goelf *g)
+{
+	if (!g->gofunc_state)
+		g->gofunc_state = search_gofunc(g) ? 1 : -1;
+	return g->gofunc_state > 0;
+}
+
+/* pc-value table of inline tree indexes and the tree's address, if any. */
+static bool fn_inltree(struct goelf *g, struct span f, uint32_t *pcdata, uint64_t *tree)
+{
+	unsigned int hdr = g->pcln.magic == PCLN_MAGIC_118 ? FUNC_SIZE_118 : FUNC_SIZE_120;
+	uint32_t npcdata, fd;
+
+	if (!span_has(f, 0, hdr))
+		return false;
+	npcdata = fn_field(g, f, FUNC_NPCDATA);
+	if (npcdata <= PCDATA_INLTREEINDEX || f.p[hdr - 1] <= FUNCDATA_INLTREE)
+		return false;
+	if (!span_u32(g, f, hdr + 4 * PCDATA_INLTREEINDEX, pcdata) || !*pcdata ||
+	    !span_u32(g, f, hdr + 4 * (uint64_t)npcdata + 4 * FUNCDATA_INLTREE, &fd) ||
+	    fd == UINT32_MAX || !find_gofunc(g))
+		return false;
+	*tree = g->gofunc + fd;
+	return true;
+}
+
+/* Name and parentPc of inline tree entry ix. */
+static bool inl_call(struct goelf *g, uint64_t tree, int32_t ix, const char **name,
+		     int32_t *parent_pc)
+{
+	bool old = g->pcln.magic == PCLN_MAGIC_118;
+	unsigned int size = old ? INL_SIZE_118 : INL_SIZE_120;
+	const uint8_t *p;
+
+	if (ix < 0 || ix >= INL_MAX_INDEX)
+		return false;
+	p = vaddr_ptr(g, tree + (uint64_t)ix * size, size);
+	if (!p)
+		return false;
+	*name =
+	    span_str(g->pcln.funcname, rd(g->be, p + (old ? INL_NAMEOFF_118 : INL_NAMEOFF_120), 4));
+	*parent_pc = (int32_t)rd(g->be, p + (old ? INL_PARENTPC_118 : INL_PARENTPC_120), 4);
+	return *name != NULL;
+}
+
+int goelf_pc_frames(struct goelf *g, uint64_t pc, struct goelf_frame *out, int max)
+{
+	uint64_t entry, end, tree, tpc = pc;
+	const char *name;
+	uint32_t i, pcdata;
+	struct span f;
+	int n = 0, ret;
+
+	if (!out || max < 1) {
+		set_err(g, "no room for frames");
+		return -EINVAL;
+	}
+	ret = pcln_index(g, pc, &i);
+	if (ret)
+		return ret;
+	f = fn_rec(g, i);
+	entry = g->pcln.text_start + fn_entryoff(g, i);
+	end = g->pcln.text_start + fn_entryoff(g, i + 1);
+	name = span_str(g->pcln.funcname, fn_field(g, f, FUNC_NAMEOFF));
+	if (!name) {
+		set_err(g, "function name out of range");
+		return -EINVAL;
+	}
+	if (!fn_inltree(g, f, &pcdata, &tree))
+		goto physical;
+	/*
+	 * The runtime's inline unwinding: the tree index at tpc names the
+	 * inlined function executing there (-1: the physical one), and its
+	 * parentPc is an instruction at the call site, in the caller.
+	 */
+	for (int depth = 0; depth < INL_MAX_DEPTH; depth++) {
+		const char *file, *iname;
+		int32_t ix, parent_pc;
+		int line;
+
+		ret = pcvalue(g, pcdata, entry, tpc, &ix, NULL);
+		if (ret == -EINVAL)
+			goto physical;
+		if (ret)
+			ix = -1;
+		if (pc_fileline(g, f, entry, tpc, &file, &line))
+			goto physical; /* which reports an error at pc itself */
+		if (ix < 0) {
+			out[n] = (struct goelf_frame){name, file, line};
+			return n + 1;
+		}
+		if (!inl_call(g, tree, ix, &iname, &parent_pc) || parent_pc < 0 ||
+		    (uint64_t)parent_pc >= end - entry)
+			goto physical;
+		if (n < max - 1)
+			out[n++] = (struct goelf_frame){iname, file, line};
+		tpc = entry + (uint64_t)parent_pc;
+	}
+physical:
+	g->err[0] = 0;
+	out[0].func = name;
+	ret = pc_fileline(g, f, entry, pc, &out[0].file, &out[0].line);
+	return ret ? ret : 1;
 }
 
 int goelf_text_start(struct goelf *g, uint64_t *text_start)

@@ -49,6 +49,22 @@ int goelf_func(struct goelf *g, const char *name, uint64_t *addr, uint64_t *size
  * tracebacks report it). Any out pointer may be NULL.
  */
 int goelf_pc_lookup(struct goelf *g, uint64_t pc, const char **func, const char **file, int *line);
+/* One logical frame at a pc: a function and the file:line executing in it. */
+struct goelf_frame {
+	const char *func, *file; /* file may be NULL if unknown */
+	int line;
+};
+
+/*
+ * Symbolize pc with inlined calls expanded, as the runtime's tracebacks do:
+ * out[0] is the innermost (inlined) function at the file:line of pc, each
+ * next one its caller at the call site, the last the physical function
+ * containing pc. Returns the number of frames (1..max) or a negative errno.
+ * A deeper chain keeps its innermost max-1 frames and the physical one. If
+ * the inline tree cannot be read, the physical frame alone is returned,
+ * with the innermost file:line (as goelf_pc_lookup()).
+ */
+int goelf_pc_frames(struct goelf *g, uint64_t pc, struct goelf_frame *out, int max);
 /* Entry and size of the function containing pc (pclntab only). */
 int goelf_pc_func(struct goelf *g, uint64_t pc, uint64_t *entry, uint64_t *size);
 

@@ -397,6 +397,22 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 		.stack_depth = gp->stack_depth,
 	};
 	{
+		const int16_t used[] = {cfg.g_goid, cfg.g_m, cfg.g_waitreason, cfg.g_startpc,
+					cfg.g_gopc, cfg.g_schedlink, cfg.g_sched_pc, cfg.g_sched_bp,
+					cfg.m_curg, cfg.m_p};
+
+		/* The probes read these within the first GO_STRUCT_READ bytes. */
+		for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++) {
+			if (used[i] + 8 > GO_STRUCT_READ) {
+				snprintf(msg, len, "pid %d: %s runtime layout is beyond this build's "
+					 "reach (offset %d); tracing its threads only",
+					 tgid, p->version, used[i]);
+				goelf_close(p->elf);
+				return GOPROBE_UNSUPPORTED;
+			}
+		}
+	}
+	{
 		__u32 key = tgid;
 
 		if (bpf_map__update_elem(gp->skel->maps.go_cfgs, &key, sizeof(key), &cfg,
@@ -673,7 +689,7 @@ void goprobe_note(struct goprobe *gp, const struct ev_header *h)
  */
 static const char *unwrap_start(struct goproc *p, uint64_t entry, const char *name)
 {
-	uint8_t code[96];
+	uint8_t code[512];
 	uint64_t target = 0, e, sz, addr, size;
 	const char *tfunc, *file;
 	int line, calls = 0;
@@ -698,7 +714,8 @@ static const char *unwrap_start(struct goproc *p, uint64_t entry, const char *na
 		if (goelf_pc_func(p->elf, t, &e, &sz) || e != t ||
 		    goelf_pc_lookup(p->elf, t, &tfunc, &file, &line) || !tfunc)
 			continue;
-		if (!strncmp(tfunc, "runtime.morestack", 17))
+		/* Write barriers, morestack, panics: not the wrapped call. */
+		if (!strncmp(tfunc, "runtime.", 8))
 			continue;
 		target = t;
 		calls++;
@@ -707,6 +724,36 @@ static const char *unwrap_start(struct goproc *p, uint64_t entry, const char *na
 	    !strncmp(tfunc, "runtime.", 8))
 		return name;
 	return tfunc;
+}
+
+/* One REC_GO_SYM: a frame of pc; flags carry exact and the inline depth. */
+static int write_sym(struct ctr_writer *w, uint32_t tgid, uint64_t pc, uint16_t flags,
+		     const char *func, const char *file, int line)
+{
+	union {
+		struct rec_go_sym r;
+		char buf[sizeof(struct rec_go_sym) + 1024];
+	} u;
+	size_t fl = func ? strlen(func) + 1 : 1, fil = file ? strlen(file) + 1 : 1;
+
+	if (fl > 512)
+		fl = 512;
+	if (fil > 511)
+		fil = 511;
+	memset(&u.r, 0, sizeof(u.r));
+	u.r.h.type = REC_GO_SYM;
+	u.r.h.tgid = tgid;
+	u.r.h.flags = flags;
+	u.r.pc = pc;
+	u.r.line = line;
+	u.r.func_len = fl;
+	u.r.file_len = fil;
+	memcpy(u.r.names, func ? func : "", fl - 1);
+	u.r.names[fl - 1] = 0;
+	memcpy(u.r.names + fl, file ? file : "", fil - 1);
+	u.r.names[fl + fil - 1] = 0;
+	u.r.h.size = sizeof(u.r) + fl + fil;
+	return ctr_writer_add(w, &u);
 }
 
 int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w)
@@ -726,45 +773,28 @@ int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w)
 		return 0;
 	for (size_t i = 0; i < PC_SET_MAX; i++) {
 		const struct pc_ent *e = &gp->pcs[i];
+		struct goelf_frame fr[GO_SYM_MAX_FRAMES];
 		struct goproc *p;
-		const char *func = NULL, *file = NULL;
-		int line = 0, rc;
-		union {
-			struct rec_go_sym r;
-			char buf[sizeof(struct rec_go_sym) + 1024];
-		} u;
-		size_t fl, fil;
+		int n, rc;
 
 		if (!e->pc || !(p = find_proc(gp, e->tgid)))
 			continue;
 		/* A return address belongs to the call before it. */
-		if (goelf_pc_lookup(p->elf, e->pc - p->bias - (e->exact ? 0 : 1), &func, &file,
-				    &line))
+		n = goelf_pc_frames(p->elf, e->pc - p->bias - (e->exact ? 0 : 1), fr,
+				    GO_SYM_MAX_FRAMES);
+		if (n < 1)
 			continue;
-		if (e->exact && func)
-			func = unwrap_start(p, e->pc - p->bias, func);
-		fl = func ? strlen(func) + 1 : 1;
-		fil = file ? strlen(file) + 1 : 1;
-		if (fl > 512)
-			fl = 512;
-		if (fil > 511)
-			fil = 511;
-		memset(&u.r, 0, sizeof(u.r));
-		u.r.h.type = REC_GO_SYM;
-		u.r.h.tgid = e->tgid;
-		u.r.h.flags = e->exact;
-		u.r.pc = e->pc;
-		u.r.line = line;
-		u.r.func_len = fl;
-		u.r.file_len = fil;
-		memcpy(u.r.names, func ? func : "", fl - 1);
-		u.r.names[fl - 1] = 0;
-		memcpy(u.r.names + fl, file ? file : "", fil - 1);
-		u.r.names[fl + fil - 1] = 0;
-		u.r.h.size = sizeof(u.r) + fl + fil;
-		rc = ctr_writer_add(w, &u);
-		if (rc)
-			return rc;
+		/* A start pc is a function entry: one frame, the physical function. */
+		if (e->exact && fr[n - 1].func)
+			fr[n - 1].func = unwrap_start(p, e->pc - p->bias, fr[n - 1].func);
+		/* Innermost first; old readers keep the first record of a pc. */
+		for (int d = 0; d < n; d++) {
+			rc = write_sym(w, e->tgid, e->pc,
+				       (e->exact ? GO_SYM_EXACT : 0) | d << GO_SYM_DEPTH_SHIFT,
+				       fr[d].func, fr[d].file, fr[d].line);
+			if (rc)
+				return rc;
+		}
 	}
 	return 0;
 }

@@ -100,19 +100,23 @@ int gs_format_stack(struct ctr_reader *r, uint32_t tgid, const __u64 *stack, int
 
 	buf[0] = 0;
 	for (int i = 0; i < n && off + 1 < len; i++) {
-		const struct ctr_go_sym *sym = ctr_go_sym(r, tgid, stack[i], false);
-		int w;
+		const struct ctr_go_sym *fr[CTR_GO_MAX_FRAMES];
+		int nf = ctr_go_sym_frames(r, tgid, stack[i], false, fr, CTR_GO_MAX_FRAMES);
+		int w = 0;
 
 		/* The switch to the system stack is not where the goroutine was. */
-		if (top && sym && !strcmp(sym->func, "runtime.systemstack_switch"))
+		if (top && nf && !strcmp(fr[0]->func, "runtime.systemstack_switch"))
 			continue;
 		top = false;
-		if (sym)
-			w = snprintf(buf + off, len - off, "%s%s %s:%d", off ? "\n" : "", sym->func,
-				     sym->file, sym->line);
-		else
+		if (!nf)
 			w = snprintf(buf + off, len - off, "%s%#" PRIx64, off ? "\n" : "",
 				     (uint64_t)stack[i]);
+		/* Inlined calls first, as the runtime's tracebacks list them. */
+		for (int k = 0; k < nf && w >= 0 && (size_t)w < len - off; k++) {
+			off += w;
+			w = snprintf(buf + off, len - off, "%s%s %s:%d", off ? "\n" : "",
+				     fr[k]->func, fr[k]->file, fr[k]->line);
+		}
 		if (w < 0 || (size_t)w >= len - off)
 			break;
 		off += w;

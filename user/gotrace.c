@@ -314,6 +314,31 @@ static uint64_t frame_pc(struct gtw *w, uint64_t pc, bool exact)
 	return tpc;
 }
 
+/*
+ * The callers an inlined call was inlined into have no PC of their own
+ * (the runtime uses call-site PCs the capture does not carry): they get
+ * pc - 1 with the inline depth in bits no user-space address has.
+ */
+#define INLINE_PC_SHIFT 56
+
+/* Trace PCs of the logical frames at a return address, innermost first. */
+static int frame_pcs(struct gtw *w, uint64_t pc, uint64_t *out, int max)
+{
+	const struct ctr_go_sym *fr[CTR_GO_MAX_FRAMES];
+	int n = ctr_go_sym_frames(w->r, w->tgid, pc, false, fr, CTR_GO_MAX_FRAMES), d;
+
+	out[0] = frame_pc(w, pc, false);
+	for (d = 1; d < n && d < max; d++) {
+		uint64_t tpc = (pc - 1) | (uint64_t)d << INLINE_PC_SHIFT;
+
+		if (!frame_find(w, tpc))
+			frame_add(w, tpc, fr[d]->func, fr[d]->file[0] ? fr[d]->file : "?",
+				  fr[d]->line);
+		out[d] = tpc;
+	}
+	return d;
+}
+
 /* A made-up frame ("syscall:read"), one PC per name. */
 static uint64_t synth_pc(struct gtw *w, const char *name, const char *file)
 {
@@ -410,9 +435,11 @@ int gotrace_skip_frames(struct ctr_reader *r, uint32_t tgid, const __u64 *stack,
 	int i;
 
 	for (i = 0; i < n; i++) {
-		const struct ctr_go_sym *sym = ctr_go_sym(r, tgid, stack[i], false);
+		const struct ctr_go_sym *fr[CTR_GO_MAX_FRAMES];
+		int nf = ctr_go_sym_frames(r, tgid, stack[i], false, fr, CTR_GO_MAX_FRAMES);
 
-		if (!sym || !frame_is_machinery(sym->func))
+		/* By the physical function, whatever was inlined into it. */
+		if (!nf || !frame_is_machinery(fr[nf - 1]->func))
 			break;
 	}
 	/* All machinery (a runtime goroutine): better than nothing. */
@@ -446,22 +473,25 @@ static uint64_t stack_id(struct gtw *w, const __u64 *stack, int n)
 	if (!stack || n <= 0)
 		return 0;
 	for (int i = gotrace_skip_frames(w->r, w->tgid, stack, n); i < n && k < MAX_FRAMES; i++)
-		pcs[k++] = frame_pc(w, stack[i], false);
+		k += frame_pcs(w, stack[i], pcs + k, MAX_FRAMES - k);
 	return stack_id_pcs(w, pcs, k);
 }
 
 /* The one-frame start stack that goroutine analysis groups by. */
 static uint64_t start_stack(struct gtw *w, struct gtg *g)
 {
-	const struct ctr_go_sym *sym;
+	const struct ctr_go_sym *fr[CTR_GO_MAX_FRAMES];
 	uint64_t pc;
+	int nf;
 
 	if (g->startpc) {
 		pc = frame_pc(w, g->startpc, true);
-	} else if (g->first_pc && (sym = ctr_go_sym(w->r, w->tgid, g->first_pc, false)) &&
-		   sym->func[0]) {
+	} else if (g->first_pc &&
+		   (nf = ctr_go_sym_frames(w->r, w->tgid, g->first_pc, false, fr,
+					   CTR_GO_MAX_FRAMES)) &&
+		   fr[nf - 1]->func[0]) {
 		/* Start unknown (create lost): name it by its outermost frame. */
-		pc = synth_pc(w, sym->func, sym->file);
+		pc = synth_pc(w, fr[nf - 1]->func, fr[nf - 1]->file);
 	} else {
 		pc = synth_pc(w, "unknown (created before the trace)", "?");
 	}

@@ -25,8 +25,9 @@
 #include "pprof.h"
 #include "util.h"
 
-#define NB	 4096
-#define MAX_LOCS 40
+#define NB	  4096
+#define MAX_LOCS  40
+#define MAX_LINES 8 /* per location: inlined calls, then the physical function */
 
 /* ---- a small profile builder: interned strings, functions, locations, samples ---- */
 
@@ -45,8 +46,9 @@ struct pp_loc {
 	uint64_t id;
 	uint32_t tgid;
 	uint64_t pc; /* 0: synthetic, keyed by function */
-	uint64_t fn;
-	int64_t line;
+	int nline;   /* innermost first, as pprof's Line list */
+	uint64_t fn[MAX_LINES];
+	int64_t line[MAX_LINES];
 	struct pp_loc *next;
 };
 
@@ -157,10 +159,11 @@ static uint64_t pp_fn(struct pp *p, const char *name, const char *file)
 static uint64_t pp_loc(struct pp *p, struct ctr_reader *r, uint32_t tgid, uint64_t pc,
 		       const char *synth)
 {
-	uint64_t fn = 0;
+	uint64_t fn = 0, fns[MAX_LINES];
+	int64_t lines[MAX_LINES];
+	int n = 1;
 	uint32_t b;
 	struct pp_loc *e;
-	int64_t line = 0;
 
 	if (synth) {
 		fn = pp_fn(p, synth, "");
@@ -169,18 +172,25 @@ static uint64_t pp_loc(struct pp *p, struct ctr_reader *r, uint32_t tgid, uint64
 		b = (uint32_t)((pc * 0x9e3779b97f4a7c15ull ^ tgid) >> 40) & (NB - 1);
 	}
 	for (e = p->locs[b]; e; e = e->next)
-		if (synth ? !e->pc && e->fn == fn : e->pc == pc && e->tgid == tgid)
+		if (synth ? !e->pc && e->fn[0] == fn : e->pc == pc && e->tgid == tgid)
 			return e->id;
+	fns[0] = fn;
+	lines[0] = 0;
 	if (!synth) {
-		const struct ctr_go_sym *sym = ctr_go_sym(r, tgid, pc, false);
+		const struct ctr_go_sym *sym[MAX_LINES];
 		char buf[32];
 
-		if (sym && sym->func[0]) {
-			fn = pp_fn(p, sym->func, sym->file);
-			line = sym->line;
-		} else {
+		/* One Line per inlined call, innermost first, as pprof expects. */
+		n = ctr_go_sym_frames(r, tgid, pc, false, sym, MAX_LINES);
+		for (int i = 0; i < n; i++) {
+			fns[i] = pp_fn(p, sym[i]->func, sym[i]->file);
+			lines[i] = sym[i]->line;
+		}
+		if (!n || !sym[0]->func[0]) {
 			snprintf(buf, sizeof(buf), "%#" PRIx64, pc);
-			fn = pp_fn(p, buf, "");
+			fns[0] = pp_fn(p, buf, "");
+			lines[0] = 0;
+			n = 1;
 		}
 	}
 	if (!grow((void **)&p->loc_order, &p->loc_cap, p->nloc, sizeof(*p->loc_order)) ||
@@ -191,8 +201,9 @@ static uint64_t pp_loc(struct pp *p, struct ctr_reader *r, uint32_t tgid, uint64
 	e->id = ++p->nloc;
 	e->tgid = tgid;
 	e->pc = synth ? 0 : pc;
-	e->fn = fn;
-	e->line = line;
+	e->nline = n;
+	memcpy(e->fn, fns, n * sizeof(fns[0]));
+	memcpy(e->line, lines, n * sizeof(lines[0]));
 	p->loc_order[e->id - 1] = e;
 	e->next = p->locs[b];
 	p->locs[b] = e;
@@ -298,6 +309,7 @@ static int pp_write(struct pp *p, const char *path, const char *count_type,
 	pbw_bool(&w, 7, 1);
 	pbw_bool(&w, 8, 1);
 	pbw_bool(&w, 9, 1);
+	pbw_bool(&w, 10, 1); /* has_inline_frames */
 	pbw_end(&w);
 	for (uint64_t i = 0; i < p->nloc; i++) {
 		const struct pp_loc *l = p->loc_order[i];
@@ -307,11 +319,13 @@ static int pp_write(struct pp *p, const char *path, const char *count_type,
 		pbw_uint(&w, 2, 1);
 		if (l->pc)
 			pbw_uint(&w, 3, l->pc);
-		pbw_begin(&w, 4);
-		pbw_uint(&w, 1, l->fn);
-		if (l->line > 0)
-			pbw_int(&w, 2, l->line);
-		pbw_end(&w);
+		for (int k = 0; k < l->nline; k++) {
+			pbw_begin(&w, 4);
+			pbw_uint(&w, 1, l->fn[k]);
+			if (l->line[k] > 0)
+				pbw_int(&w, 2, l->line[k]);
+			pbw_end(&w);
+		}
 		pbw_end(&w);
 	}
 	for (uint64_t i = 0; i < p->nfn; i++) {

@@ -3,8 +3,9 @@
  * Test driver for user/goelf.c: prints what goelf finds in a binary, in a
  * line format tests/go/test_goelf.sh compares with the Go toolchain's view.
  *
- * usage: goelf_check [-P] [-c N] [-s STEP:LEN] FILE [NAME | 0xPC]...
+ * usage: goelf_check [-P] [-F] [-c N] [-s STEP:LEN] FILE [NAME | 0xPC]...
  *   -P          ignore .symtab (force the pclntab paths)
+ *   -F          expand inlined frames of each 0xPC (goelf_pc_frames)
  *   -c N        print the first N code bytes of each function
  *   -s STEP:LEN symbolize every STEP-th pc over LEN bytes from textStart and
  *               print only counts (exercises the tables, e.g. on corrupt input)
@@ -13,7 +14,11 @@
  *   textstart 0xADDR
  *   func NAME 0xADDR SIZE 0xFILEOFF [HEXBYTES]
  *   pc 0xPC<TAB>FUNC<TAB>FILE:LINE   (Go names may contain spaces)
- *   sweep OK NOTFOUND ERRORS
+ *   frames 0xPC<TAB>N<TAB>FUNC<TAB>FILE:LINE...   (-F: N frames, innermost first)
+ *   sweep OK NOTFOUND ERRORS INLINED
+ * The sweep also expands every pc; a frame list that disagrees with
+ * goelf_pc_lookup (last frame's function, first frame's file:line) counts
+ * as an error. INLINED: pcs with more than one frame.
  * A failed lookup prints "func NAME error: ..." / "pc 0xPC error: ...".
  * Exit status: 0, or 1 if FILE could not be opened (reason on stderr).
  */
@@ -64,9 +69,30 @@ static void print_pc(struct goelf *g, uint64_t pc)
 	printf("pc 0x%" PRIx64 "\t%s\t%s:%d\n", pc, func, file ? file : "?", line);
 }
 
+static void print_frames(struct goelf *g, uint64_t pc)
+{
+	struct goelf_frame fr[64];
+	int n = goelf_pc_frames(g, pc, fr, 64);
+
+	if (n < 0) {
+		printf("frames 0x%" PRIx64 "\terror: %s\n", pc, goelf_errmsg(g));
+		return;
+	}
+	printf("frames 0x%" PRIx64 "\t%d", pc, n);
+	for (int i = 0; i < n; i++)
+		printf("\t%s\t%s:%d", fr[i].func, fr[i].file ? fr[i].file : "?", fr[i].line);
+	putchar('\n');
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
 static void sweep(struct goelf *g, uint64_t step, uint64_t len)
 {
-	uint64_t ts, n_ok = 0, n_noent = 0, n_err = 0;
+	uint64_t ts, n_ok = 0, n_noent = 0, n_err = 0, n_inl = 0;
+	struct goelf_frame fr[64];
 
 	if (goelf_text_start(g, &ts)) {
 		printf("sweep error: %s\n", goelf_errmsg(g));
@@ -76,29 +102,43 @@ static void sweep(struct goelf *g, uint64_t step, uint64_t len)
 		const char *func, *file;
 		int line, ret = goelf_pc_lookup(g, ts + o, &func, &file, &line);
 
+		int nf = goelf_pc_frames(g, ts + o, fr, 64);
+
+		if (!ret && nf > 0 &&
+		    (!same_str(fr[nf - 1].func, func) || !same_str(fr[0].file, file) ||
+		     fr[0].line != line))
+			ret = -EPROTO;
+		else if ((ret == 0) != (nf > 0))
+			ret = -EPROTO;
 		if (!ret)
 			n_ok++;
 		else if (ret == -ENOENT)
 			n_noent++;
 		else
 			n_err++;
+		n_inl += nf > 1;
 	}
-	printf("sweep %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", n_ok, n_noent, n_err);
+	printf("sweep %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", n_ok, n_noent, n_err,
+	       n_inl);
 }
 
 int main(int argc, char **argv)
 {
 	unsigned int flags = 0;
+	bool frames = false;
 	uint64_t step = 0, len = 0, ts;
 	size_t ncode = 0;
 	char err[512];
 	struct goelf *g;
 	int opt, ma, mi;
 
-	while ((opt = getopt(argc, argv, "Pc:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "PFc:s:")) != -1) {
 		switch (opt) {
 		case 'P':
 			flags |= GOELF_NO_SYMTAB;
+			break;
+		case 'F':
+			frames = true;
 			break;
 		case 'c':
 			ncode = strtoul(optarg, NULL, 0);
@@ -112,7 +152,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-P] [-c N] [-s STEP:LEN] FILE [NAME|0xPC]...\n",
+			fprintf(stderr,
+				"usage: %s [-P] [-F] [-c N] [-s STEP:LEN] FILE [NAME|0xPC]...\n",
 				argv[0]);
 			return 2;
 		}
@@ -136,7 +177,9 @@ int main(int argc, char **argv)
 	if (!goelf_text_start(g, &ts))
 		printf("textstart 0x%" PRIx64 "\n", ts);
 	for (int i = optind + 1; i < argc; i++) {
-		if (!strncmp(argv[i], "0x", 2))
+		if (!strncmp(argv[i], "0x", 2) && frames)
+			print_frames(g, strtoull(argv[i], NULL, 16));
+		else if (!strncmp(argv[i], "0x", 2))
 			print_pc(g, strtoull(argv[i], NULL, 16));
 		else
 			print_func(g, argv[i], ncode);

@@ -1,8 +1,9 @@
 // reportload: Go workloads with known timing for the report and diff tests.
 //
 //	reportload sleep N MS            main.sleeper: N time.Sleep(MS ms)
-//	reportload mutex G N HOLD_US     G main.worker goroutines lock one mutex N
-//	                                 times each, holding it HOLD_US µs (spinning)
+//	reportload mutex G N HOLD_US     G main.worker goroutines share one mutex: one
+//	                                 holds it N times for HOLD_US µs (spinning), and
+//	                                 each time another one waits for it
 //	reportload chan N BUF WORK_US    main.producer sends N items into a channel
 //	                                 of BUF; main.consumer works WORK_US µs (spinning)
 //	                                 on each, so the producer blocks on a full channel
@@ -41,14 +42,27 @@ func sleeper(n int, d time.Duration, wg *sync.WaitGroup) {
 	}
 }
 
-func worker(mu *sync.Mutex, n int, hold time.Duration, wg *sync.WaitGroup) {
+// worker 0 holds the mutex n times for hold; each time, once it holds it,
+// it lets one other worker try to take it, which therefore blocks for about
+// hold: the contention is the same from run to run, not left to timing.
+func worker(id int, mu *sync.Mutex, n int, hold time.Duration, turn chan struct{},
+	done chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
-	for i := 0; i < n; i++ {
+	if id == 0 {
+		for i := 0; i < n; i++ {
+			mu.Lock()
+			turn <- struct{}{}
+			spin(hold)
+			mu.Unlock()
+			<-done
+		}
+		close(turn)
+		return
+	}
+	for range turn {
 		mu.Lock()
-		spin(hold)
 		mu.Unlock()
-		// Let another worker take the lock between holds.
-		spin(hold / 4)
+		done <- struct{}{}
 	}
 }
 
@@ -98,9 +112,10 @@ func main() {
 	case "mutex":
 		g, n, us := num(a, 1), num(a, 2), num(a, 3)
 		var mu sync.Mutex
+		turn, done := make(chan struct{}), make(chan struct{})
 		wg.Add(g)
 		for i := 0; i < g; i++ {
-			go worker(&mu, n, time.Duration(us)*time.Microsecond, &wg)
+			go worker(i, &mu, n, time.Duration(us)*time.Microsecond, turn, done, &wg)
 		}
 		wg.Wait()
 		fmt.Printf("reportload mutex g=%d n=%d hold_us=%d\n", g, n, us)

@@ -1,0 +1,3 @@
+module inlineprog
+
+go 1.19
