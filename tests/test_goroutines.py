@@ -644,3 +644,34 @@ def test_go_unsupported_version(tmp):
               and e.id == 1 and e.args[2] == chunk]
     check(len(writes) == nwrites, f"{len(writes)} write({chunk}) syscalls recorded, "
           f"want {nwrites}")
+
+
+def test_go_in_other_mount_namespace(tmp):
+    """A Go program running from a path that only its own mount namespace
+    has (as in a container) is found and probed through /proc/PID/exe: the
+    goroutines blocked at attach, and the one created after, are recorded."""
+    need_root()
+    src = binary("1.22", "stripped", "lateattach")
+    hidden = Path(tmp) / "ns"
+    hidden.mkdir()
+    # In a private mount namespace, a tmpfs over `hidden` holds the binary;
+    # outside, `hidden` stays empty.
+    script = (f"mount -t tmpfs none {hidden} && cp {src} {hidden}/prog && "
+              f"exec {hidden}/prog 5")
+    p = spawn(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=GO_ENV, text=True)
+    first = p.stdout.readline()
+    check(first == "ready\n", f"printed {first!r}, want 'ready'")
+    check(not (hidden / "prog").exists(), "the binary is visible outside its namespace")
+    ctr = Path(tmp) / "ns.ctr"
+    rec = Recorder("-o", ctr, "-p", p.pid)
+    rec.wait_recording()
+    p.stdin.write("go\n")
+    p.stdin.close()
+    p.stdout.read()
+    check(p.wait(60) == 0, "program failed")
+    rec.check_ok(rec.wait(60))
+    gp = ctrlib.load(ctr).go_proc()
+    waiters = [r for r in gp.snapshot if gp.func(r.startpc) == "main.waiter"]
+    check(len(waiters) == 5, f"{len(waiters)} main.waiter goroutines declared at attach, want 5")
+    check(len(gp.by_start("main.late")) == 1, "main.late (created after attach) not recorded")
