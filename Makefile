@@ -61,7 +61,7 @@ bench: deps
 	@tests/bench/run.sh
 
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/workloads/*.c
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/workloads/*.c tests/go/*.c scripts/*.c
 
 clean:
 	rm -rf $(O) ctrace-bpf

@@ -17,29 +17,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile bool filter_syscalls = false; /* only targets' syscalls */
 const volatile bool follow_forks = true;     /* children of targets become targets */
 const volatile __u32 self_tgid = 0;	     /* the collector: never its syscalls */
-/* About a quarter of a ring's worth of typical records. */
-const volatile __u32 wakeup_records = 2048;
-
-/* One ring per CPU: no cross-CPU lock on the hot path. */
-struct ring {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 1); /* resized to the CPU count */
-	__type(key, __u32);
-	__array(values, struct ring);
-} rings SEC(".maps");
-
-/* Lost records, by CPU and type. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EV_KERNEL_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
+#include "rings.bpf.h"
 
 /* Thread groups whose syscalls are recorded when filter_syscalls is set. */
 struct {
@@ -48,51 +26,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } targets SEC(".maps");
-
-static __always_inline void count_drop(__u32 type)
-{
-	__u64 *n = bpf_map_lookup_elem(&drops, &type);
-
-	if (n)
-		(*n)++;
-}
-
-static __always_inline void *reserve(void **ring, __u32 cpu, __u32 type, __u32 size)
-{
-	void *rb = bpf_map_lookup_elem(&rings, &cpu);
-	void *rec;
-
-	*ring = rb;
-	if (!rb) {
-		count_drop(type);
-		return NULL;
-	}
-	rec = bpf_ringbuf_reserve(rb, size, 0);
-	if (!rec)
-		count_drop(type);
-	return rec;
-}
-
-/*
- * Wake the collector once per batch of records, not per record; it also
- * drains on a timer. A per-CPU count in .bss costs no helper call, which
- * matters where every call and return is expensive (retpolines, return
- * thunks).
- */
-#define MAX_CPUS 1024
-__u32 batch_count[MAX_CPUS];
-
-static __always_inline void submit(void *ring, void *rec, __u32 cpu)
-{
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	__u32 *n = &batch_count[cpu & (MAX_CPUS - 1)];
-
-	if (++*n >= wakeup_records) {
-		*n = 0;
-		flags = BPF_RB_FORCE_WAKEUP;
-	}
-	bpf_ringbuf_submit(rec, flags);
-}
 
 static __always_inline void fill_header(struct ev_header *h, __u64 ts, __u16 type, __u16 size,
 					__u32 cpu, __u64 pid_tgid)
@@ -178,15 +111,13 @@ static __always_inline __s64 report_state(bool preempt, unsigned int state,
 }
 
 SEC("tp_btf/sched_switch")
-int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev,
-	     struct task_struct *next)
+int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	__u64 ts = bpf_ktime_get_boot_ns();
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct ev_sched_switch *e;
-	void *ring;
 
-	e = reserve(&ring, cpu, EV_SCHED_SWITCH, sizeof(*e));
+	e = reserve(cpu, EV_SCHED_SWITCH, sizeof(*e));
 	if (!e)
 		return 0;
 	/* prev is the task current on this CPU. */
@@ -201,7 +132,7 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev,
 	e->prev_state = report_state(preempt, task_state(prev), prev);
 	copy_comm(e->prev_comm, prev);
 	copy_comm(e->next_comm, next);
-	submit(ring, e, e->h.cpu);
+	submit(e, e->h.cpu);
 	return 0;
 }
 
@@ -210,9 +141,8 @@ static __always_inline int emit_wake(struct task_struct *p, __u16 type)
 	__u64 ts = bpf_ktime_get_boot_ns();
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct ev_sched_wake *e;
-	void *ring;
 
-	e = reserve(&ring, cpu, type, sizeof(*e));
+	e = reserve(cpu, type, sizeof(*e));
 	if (!e)
 		return 0;
 	fill_header(&e->h, ts, type, sizeof(*e), cpu, bpf_get_current_pid_tgid());
@@ -221,7 +151,7 @@ static __always_inline int emit_wake(struct task_struct *p, __u16 type)
 	e->prio = p->prio;
 	e->target_cpu = p->wake_cpu;
 	copy_comm(e->comm, p);
-	submit(ring, e, e->h.cpu);
+	submit(e, e->h.cpu);
 	return 0;
 }
 
@@ -243,7 +173,6 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
 	__u64 ts = bpf_ktime_get_boot_ns();
 	struct ev_process_fork *e;
 	__u32 ptgid, ctgid;
-	void *ring;
 
 	ptgid = BPF_CORE_READ(parent, tgid);
 	ctgid = BPF_CORE_READ(child, tgid);
@@ -253,7 +182,7 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
 
 		bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
 	}
-	e = reserve(&ring, bpf_get_smp_processor_id(), EV_PROCESS_FORK, sizeof(*e));
+	e = reserve(bpf_get_smp_processor_id(), EV_PROCESS_FORK, sizeof(*e));
 	if (!e)
 		return 0;
 	fill_header(&e->h, ts, EV_PROCESS_FORK, sizeof(*e), bpf_get_smp_processor_id(),
@@ -265,7 +194,7 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
 	/* The tracepoint has no clone flags; CLONE_THREAD is what viewers need. */
 	e->clone_flags = ctgid == ptgid ? 0x10000 : 0;
 	BPF_CORE_READ_STR_INTO(&e->child_comm, child, comm);
-	submit(ring, e, e->h.cpu);
+	submit(e, e->h.cpu);
 	return 0;
 }
 
@@ -275,9 +204,8 @@ int BPF_PROG(handle_sched_process_exec, struct task_struct *p, pid_t old_pid,
 {
 	__u64 ts = bpf_ktime_get_boot_ns();
 	struct ev_process_exec *e;
-	void *ring;
 
-	e = reserve(&ring, bpf_get_smp_processor_id(), EV_PROCESS_EXEC, sizeof(*e));
+	e = reserve(bpf_get_smp_processor_id(), EV_PROCESS_EXEC, sizeof(*e));
 	if (!e)
 		return 0;
 	fill_header(&e->h, ts, EV_PROCESS_EXEC, sizeof(*e), bpf_get_smp_processor_id(),
@@ -286,7 +214,7 @@ int BPF_PROG(handle_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	e->old_pid = old_pid;
 	BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
-	submit(ring, e, e->h.cpu);
+	submit(e, e->h.cpu);
 	return 0;
 }
 
@@ -295,13 +223,12 @@ int BPF_PROG(handle_sched_process_exit, struct task_struct *p)
 {
 	__u64 ts = bpf_ktime_get_boot_ns();
 	struct ev_process_exit *e;
-	void *ring;
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 	bool group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
 
 	if (group_dead)
 		bpf_map_delete_elem(&targets, &tgid);
-	e = reserve(&ring, bpf_get_smp_processor_id(), EV_PROCESS_EXIT, sizeof(*e));
+	e = reserve(bpf_get_smp_processor_id(), EV_PROCESS_EXIT, sizeof(*e));
 	if (!e)
 		return 0;
 	fill_header(&e->h, ts, EV_PROCESS_EXIT, sizeof(*e), bpf_get_smp_processor_id(),
@@ -312,7 +239,7 @@ int BPF_PROG(handle_sched_process_exit, struct task_struct *p)
 	e->prio = BPF_CORE_READ(p, prio);
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
-	submit(ring, e, e->h.cpu);
+	submit(e, e->h.cpu);
 	return 0;
 }
 
@@ -321,9 +248,8 @@ int BPF_PROG(handle_task_rename, struct task_struct *task, const char *comm)
 {
 	__u64 ts = bpf_ktime_get_boot_ns();
 	struct ev_task_rename *e;
-	void *ring;
 
-	e = reserve(&ring, bpf_get_smp_processor_id(), EV_TASK_RENAME, sizeof(*e));
+	e = reserve(bpf_get_smp_processor_id(), EV_TASK_RENAME, sizeof(*e));
 	if (!e)
 		return 0;
 	fill_header(&e->h, ts, EV_TASK_RENAME, sizeof(*e), bpf_get_smp_processor_id(),
@@ -332,7 +258,7 @@ int BPF_PROG(handle_task_rename, struct task_struct *task, const char *comm)
 	e->pad = 0;
 	BPF_CORE_READ_STR_INTO(&e->oldcomm, task, comm);
 	bpf_probe_read_kernel_str(e->newcomm, sizeof(e->newcomm), comm);
-	submit(ring, e, e->h.cpu);
+	submit(e, e->h.cpu);
 	return 0;
 }
 
@@ -345,49 +271,50 @@ static __always_inline bool want_syscalls(__u32 tgid)
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 
+/*
+ * Starts a syscall record for the current task if its syscalls are wanted:
+ * the filter comes before anything else, since with -p most syscalls
+ * system-wide are not.
+ */
+static __always_inline void *sys_record(__u16 type, __u16 size)
+{
+	__u64 id_tgid = bpf_get_current_pid_tgid();
+	struct ev_header *h;
+	__u32 cpu;
+	__u64 ts;
+
+	if (!want_syscalls(id_tgid >> 32))
+		return NULL;
+	ts = bpf_ktime_get_boot_ns();
+	cpu = bpf_get_smp_processor_id();
+	h = reserve(cpu, type, size);
+	if (h)
+		fill_header(h, ts, type, size, cpu, id_tgid);
+	return h;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
 {
-	__u64 id_tgid = bpf_get_current_pid_tgid();
-	__u32 cpu;
-	struct ev_sys_enter *e;
-	void *ring;
-	__u64 ts;
+	struct ev_sys_enter *e = sys_record(EV_SYS_ENTER, sizeof(*e));
 
-	/* Filter before anything else: most syscalls system-wide are not wanted with -p. */
-	if (!want_syscalls(id_tgid >> 32))
-		return 0;
-	ts = bpf_ktime_get_boot_ns();
-	cpu = bpf_get_smp_processor_id();
-	e = reserve(&ring, cpu, EV_SYS_ENTER, sizeof(*e));
 	if (!e)
 		return 0;
-	fill_header(&e->h, ts, EV_SYS_ENTER, sizeof(*e), cpu, id_tgid);
 	e->id = id;
 	syscall_args(regs, e->args);
-	submit(ring, e, e->h.cpu);
+	submit(e, e->h.cpu);
 	return 0;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u64 id_tgid = bpf_get_current_pid_tgid();
-	__u32 cpu;
-	struct ev_sys_exit *e;
-	void *ring;
-	__u64 ts;
+	struct ev_sys_exit *e = sys_record(EV_SYS_EXIT, sizeof(*e));
 
-	if (!want_syscalls(id_tgid >> 32))
-		return 0;
-	ts = bpf_ktime_get_boot_ns();
-	cpu = bpf_get_smp_processor_id();
-	e = reserve(&ring, cpu, EV_SYS_EXIT, sizeof(*e));
 	if (!e)
 		return 0;
-	fill_header(&e->h, ts, EV_SYS_EXIT, sizeof(*e), cpu, id_tgid);
 	e->id = syscall_nr(regs);
 	e->ret = ret;
-	submit(ring, e, e->h.cpu);
+	submit(e, e->h.cpu);
 	return 0;
 }

@@ -11,9 +11,9 @@
 #ifndef CTRACE_H
 #define CTRACE_H
 
-#define TASK_COMM_LEN 16
+#define TASK_COMM_LEN	  16
 #define EXEC_FILENAME_LEN 128
-#define SYSCALL_NARGS 6
+#define SYSCALL_NARGS	  6
 
 /* Record types written by the kernel side. */
 enum ev_type {
@@ -137,16 +137,16 @@ struct ev_task_rename {
 
 /* EV_GO_SCHED kinds */
 enum go_sched_kind {
-	GO_SCHED_YIELD = 1,	  /* runtime.Gosched */
-	GO_SCHED_PREEMPT = 2,	  /* preempted at a safe point (sysmon, morestack) */
+	GO_SCHED_YIELD = 1,	   /* runtime.Gosched */
+	GO_SCHED_PREEMPT = 2,	   /* preempted at a safe point (sysmon, morestack) */
 	GO_SCHED_PREEMPT_PARK = 3, /* async preemption parked for the GC */
 	GO_SCHED_SYSCALL = 4,	   /* left a syscall without a P: queued (exitsyscall0) */
 };
 
 /* EV_GO_UNBLOCK sources */
 enum go_unblock_kind {
-	GO_UNBLOCK_READY = 1,	   /* runtime.ready: chan, sync, timers, ... */
-	GO_UNBLOCK_INJECT = 2,	   /* injectglist: netpoller and GC batches */
+	GO_UNBLOCK_READY = 1,  /* runtime.ready: chan, sync, timers, ... */
+	GO_UNBLOCK_INJECT = 2, /* injectglist: netpoller and GC batches */
 };
 
 #define GO_MAX_STACK 32
@@ -159,16 +159,16 @@ enum go_unblock_kind {
  */
 struct ev_go {
 	struct ev_header h;
-	__u64 g;	   /* runtime.g address */
+	__u64 g; /* runtime.g address */
 	__s64 goid;
-	__s64 other_goid;  /* creator or waker goid; 0: the runtime itself */
-	__u64 pc;	   /* CREATE: start pc */
-	__u64 pc2;	   /* CREATE: go statement pc */
-	__s32 p;	   /* P id of the probing M, -1 without a P */
-	__u16 reason;	   /* BLOCK/UNBLOCK: the goroutine's wait reason code */
-	__u8 kind;	   /* go_sched_kind / go_unblock_kind */
+	__s64 other_goid; /* creator or waker goid; 0: the runtime itself */
+	__u64 pc;	  /* CREATE: start pc */
+	__u64 pc2;	  /* CREATE: go statement pc */
+	__s32 p;	  /* P id of the probing M, -1 without a P */
+	__u16 reason;	  /* BLOCK/UNBLOCK: the goroutine's wait reason code */
+	__u8 kind;	  /* go_sched_kind / go_unblock_kind */
 	__u8 nstack;
-	__u64 stack[];	   /* nstack entries */
+	__u64 stack[]; /* nstack entries */
 };
 
 /*
@@ -200,11 +200,11 @@ enum go_probe {
 	GP_EXITSYSCALL0,
 	GP_GOSCHEDIMPL, /* go1.22+: goschedImpl(gp, preempted) */
 };
-#define GP_COOKIE(probe, guard_disp, cmp_r12) \
+#define GP_COOKIE(probe, guard_disp, cmp_r12)                                                      \
 	((__u64)(probe) | ((__u64)(guard_disp) << 8) | ((__u64)(cmp_r12) << 16))
-#define GP_COOKIE_PROBE(c) ((c) & 0xff)
+#define GP_COOKIE_PROBE(c) ((c)&0xff)
 #define GP_COOKIE_GUARD(c) (((c) >> 8) & 0xff)
-#define GP_COOKIE_R12(c) (((c) >> 16) & 1)
+#define GP_COOKIE_R12(c)   (((c) >> 16) & 1)
 
 /* ---- collector records ---- */
 
@@ -222,8 +222,8 @@ struct rec_task {
 /* Cumulative counts, last one wins. */
 struct rec_stats {
 	struct ev_header h;
-	__u64 events;			 /* records received from the kernel */
-	__u64 drops[EV_KERNEL_MAX];	 /* lost in the kernel, by type */
+	__u64 events;		    /* records received from the kernel */
+	__u64 drops[EV_KERNEL_MAX]; /* lost in the kernel, by type */
 	__u64 drops_total;
 	__u64 reserved[8];
 };

@@ -23,26 +23,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-const volatile __u32 wakeup_records = 2048;
-
-struct ring {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__array(values, struct ring);
-} rings SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EV_KERNEL_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
+#include "rings.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -52,12 +33,12 @@ struct {
 } go_cfgs SEC(".maps");
 
 /* Bytes of a struct read at once; user space checks offsets fit (GO_STRUCT_READ). */
-#define SREAD GO_STRUCT_READ
+#define SREAD	 GO_STRUCT_READ
 #define STK_READ 1024
 
 struct scratch {
-	__u8 g[SREAD];	  /* the goroutine the event is about */
-	__u8 cur[SREAD];  /* the probing M's g (usually g0), then its m, its p */
+	__u8 g[SREAD];	 /* the goroutine the event is about */
+	__u8 cur[SREAD]; /* the probing M's g (usually g0), then its m, its p */
 	__u8 m[SREAD];
 	__u8 actor[SREAD]; /* the waker or creator goroutine */
 	__u8 stk[STK_READ];
@@ -70,19 +51,8 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
-#define MAX_CPUS 1024
-__u32 batch_count[MAX_CPUS];
-
 /* Most goroutines injectglist hands over in one call that we report. */
 #define INJECT_MAX 32
-
-static __always_inline void count_drop(__u32 type)
-{
-	__u64 *n = bpf_map_lookup_elem(&drops, &type);
-
-	if (n)
-		(*n)++;
-}
 
 static __always_inline __u64 read_u64(__u64 addr)
 {
@@ -202,22 +172,12 @@ static __always_inline int emit(struct hit *x, __u16 type, __u64 gp, __s64 other
 {
 	const struct go_cfg *cfg = x->cfg;
 	__u32 cpu = bpf_get_smp_processor_id();
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	__u32 *cnt;
 	struct ev_go *e;
-	void *rb;
 
-	rb = bpf_map_lookup_elem(&rings, &cpu);
-	if (!rb) {
-		count_drop(type);
-		return 0;
-	}
 	/* Reserve the largest size: the ring API needs a constant. */
-	e = bpf_ringbuf_reserve(rb, sizeof(struct ev_go) + GO_MAX_STACK * sizeof(__u64), 0);
-	if (!e) {
-		count_drop(type);
+	e = reserve(cpu, type, sizeof(struct ev_go) + GO_MAX_STACK * sizeof(__u64));
+	if (!e)
 		return 0;
-	}
 	e->h.ts = bpf_ktime_get_boot_ns();
 	e->h.type = type;
 	e->h.cpu = cpu;
@@ -240,17 +200,12 @@ static __always_inline int emit(struct hit *x, __u16 type, __u64 gp, __s64 other
 		e->reason = get8(x->s->g, cfg->g_waitreason);
 	e->nstack = 0;
 	if (stack_of)
-		e->nstack = walk_stack(e->stack, x->s->stk, cfg->stack_depth,
-				       get64(stack_of, cfg->g_sched_pc),
-				       get64(stack_of, cfg->g_sched_bp));
+		e->nstack =
+		    walk_stack(e->stack, x->s->stk, cfg->stack_depth,
+			       get64(stack_of, cfg->g_sched_pc), get64(stack_of, cfg->g_sched_bp));
 	/* The record's own size says how much of the stack is valid. */
 	e->h.size = sizeof(struct ev_go) + e->nstack * sizeof(__u64);
-	cnt = &batch_count[cpu & (MAX_CPUS - 1)];
-	if (++*cnt >= wakeup_records) {
-		*cnt = 0;
-		flags = BPF_RB_FORCE_WAKEUP;
-	}
-	bpf_ringbuf_submit(e, flags);
+	submit(e, cpu);
 	return 0;
 }
 

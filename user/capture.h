@@ -12,8 +12,8 @@
 #include <linux/types.h>
 #include "../bpf/ctrace.h"
 
-#define CTR_MAGIC "CTRBPF\r\n"
-#define CTR_VERSION 1
+#define CTR_MAGIC	"CTRBPF\r\n"
+#define CTR_VERSION	1
 #define CTR_BLOCK_MAGIC 0x4b4c4243u /* "CBLK" */
 
 /* ---- writer ---- */
@@ -36,11 +36,11 @@ uint64_t ctr_writer_bytes(const struct ctr_writer *w);
 
 struct ctr_task {
 	uint32_t tid, tgid, ppid;
-	uint32_t flags;		/* TASK_IS_KTHREAD */
+	uint32_t flags;		  /* TASK_IS_KTHREAD */
 	char comm[TASK_COMM_LEN]; /* last name seen */
-	char *cmdline;		/* NUL-separated, may be NULL */
+	char *cmdline;		  /* NUL-separated, may be NULL */
 	uint32_t cmdline_len;
-	uint64_t first_ts;	/* first time seen (0: alive at start) */
+	uint64_t first_ts; /* first time seen (0: alive at start) */
 };
 
 struct ctr_info {
@@ -52,11 +52,11 @@ struct ctr_info {
 	uint64_t events;
 	uint64_t drops[EV_KERNEL_MAX];
 	uint64_t drops_total;
-	bool clean_end;		    /* REC_END present */
+	bool clean_end; /* REC_END present */
 	uint32_t end_reason;
 	int32_t cmd_status;
-	uint64_t truncated_blocks;  /* damaged or cut blocks skipped */
-	uint64_t late_events;	    /* arrived behind the reorder window */
+	uint64_t truncated_blocks; /* damaged or cut blocks skipped */
+	uint64_t late_events;	   /* arrived behind the reorder window */
 };
 
 struct ctr_reader;

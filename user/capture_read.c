@@ -71,7 +71,7 @@ struct ctr_reader {
 	uint64_t watermark;
 	uint64_t last_ts;
 	bool eof;
-	struct block *held; /* block of the event last returned */
+	struct block *held;	    /* block of the event last returned */
 	unsigned char evbuf[65536]; /* a record's size is 16 bits */
 };
 
@@ -96,8 +96,7 @@ static size_t task_slot(struct ctr_reader *r, uint32_t tid)
 }
 
 /* tid 0 is the idle task and is never stored. */
-static struct ctr_task *task_get(struct ctr_reader *r, uint32_t tid, uint32_t tgid,
-				 uint64_t ts)
+static struct ctr_task *task_get(struct ctr_reader *r, uint32_t tid, uint32_t tgid, uint64_t ts)
 {
 	struct ctr_task *t;
 
@@ -513,7 +512,8 @@ static void scan_record(struct ctr_reader *r, const struct ev_header *h)
 		t = task_get(r, e->child_pid, e->child_tgid, h->ts);
 		if (t) {
 			t->first_ts = h->ts;
-			t->ppid = e->child_tgid == e->parent_tgid ? (p ? p->ppid : 0) : e->parent_tgid;
+			t->ppid =
+			    e->child_tgid == e->parent_tgid ? (p ? p->ppid : 0) : e->parent_tgid;
 			task_comm(t, e->child_comm);
 			if (p && p->cmdline && !t->cmdline)
 				task_cmdline(t, p->cmdline, p->cmdline_len);

@@ -176,20 +176,21 @@ static int convert_pprof(const char *in, const char *dir)
 
 static void convert_usage(FILE *f)
 {
-	fprintf(f, "Usage: ctrace-bpf convert IN.ctr [-o OUT] [--format perfetto|json|ctr|text|go]\n"
-		   "                         [--pprof-out DIR]\n"
-		   "Writes a capture in another format; see ctrace-bpf --help. --pprof-out also\n"
-		   "writes pprof profiles (thread off-CPU time, goroutine blocking) into DIR.\n");
+	fprintf(f,
+		"Usage: ctrace-bpf convert IN.ctr [-o OUT] [--format perfetto|json|ctr|text|go]\n"
+		"                         [--pprof-out DIR]\n"
+		"Writes a capture in another format; see ctrace-bpf --help. --pprof-out also\n"
+		"writes pprof profiles (thread off-CPU time, goroutine blocking) into DIR.\n");
 }
 
 int cmd_convert(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"format", required_argument, NULL, 'F'},
-		{"pprof-out", required_argument, NULL, 'P'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"output", required_argument, NULL, 'o'},
+	    {"format", required_argument, NULL, 'F'},
+	    {"pprof-out", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	const char *out = NULL, *fmt = NULL, *pprof_dir = NULL;
 	char *defout = NULL;
@@ -236,8 +237,10 @@ int cmd_convert(int argc, char **argv)
 		}
 	}
 	if (f == FMT_NONE) {
-		errmsg("cannot tell the format of '%s': use .pftrace, .json, .ctr, .txt or .gotrace "
-		       "(optionally .gz), or --format", out);
+		errmsg(
+		    "cannot tell the format of '%s': use .pftrace, .json, .ctr, .txt or .gotrace "
+		    "(optionally .gz), or --format",
+		    out);
 		return EXIT_USAGE;
 	}
 	if (!out) {
@@ -247,7 +250,9 @@ int cmd_convert(int argc, char **argv)
 		if (ends_with(in, n, ".ctr"))
 			n -= 4;
 		if (asprintf(&defout, "%.*s.%s", (int)n, in,
-			     f == FMT_JSON ? "json" : f == FMT_GO ? "gotrace" : "pftrace") < 0)
+			     f == FMT_JSON ? "json"
+			     : f == FMT_GO ? "gotrace"
+					   : "pftrace") < 0)
 			return EXIT_RUNTIME;
 		out = defout;
 	}
@@ -260,7 +265,8 @@ int cmd_convert(int argc, char **argv)
 
 		fprintf(stderr,
 			"ctrace-bpf: go trace of pid %u: %" PRIu64 " goroutines, %" PRIu64
-			" events, %" PRIu64 " repairs (%" PRIu64 " in goroutine reconstruction)%s\n",
+			" events, %" PRIu64 " repairs (%" PRIu64
+			" in goroutine reconstruction)%s\n",
 			gs->tgid, gs->goroutines, gs->events, gs->repairs + gs->gostate_repairs,
 			gs->gostate_repairs,
 			gs->go_procs > 1 ? "; the busiest of several Go processes" : "");

@@ -71,8 +71,7 @@ int go_find_call(const uint8_t *code, size_t len, uint64_t code_addr, uint64_t t
 }
 
 /* MOVQ disp32(RIP), reg: REX.W (48 or 4c), 8b, ModRM with mod=00 rm=101. */
-size_t go_rip_loads(const uint8_t *code, size_t len, uint64_t code_addr, uint64_t *out,
-		    size_t max)
+size_t go_rip_loads(const uint8_t *code, size_t len, uint64_t code_addr, uint64_t *out, size_t max)
 {
 	size_t n = 0;
 

@@ -20,7 +20,6 @@ int go_probe_site(const uint8_t *code, size_t len, struct go_probe_site *site);
 int go_find_call(const uint8_t *code, size_t len, uint64_t code_addr, uint64_t target,
 		 size_t *offset);
 /* Addresses loaded by RIP-relative MOVQ in code; returns how many. */
-size_t go_rip_loads(const uint8_t *code, size_t len, uint64_t code_addr, uint64_t *out,
-		    size_t max);
+size_t go_rip_loads(const uint8_t *code, size_t len, uint64_t code_addr, uint64_t *out, size_t max);
 
 #endif /* CTRACE_GO_X86_H */

@@ -19,7 +19,7 @@
 #include "goroutines.skel.h"
 #include "tracer.h"
 
-#define MAX_PROCS 64
+#define MAX_PROCS  64
 #define PC_SET_MAX (1u << 20)
 
 /* The runtime functions probed, and what each tells; minors bound the Go versions. */
@@ -29,24 +29,24 @@ static const struct {
 	bool required;
 	int min_minor, max_minor;
 } probes[] = {
-	{"runtime.execute", GP_EXECUTE, true, 0, 99},
-	{"runtime.park_m", GP_PARK_M, true, 0, 99},
-	{"runtime.ready", GP_READY, true, 0, 99},
-	{"runtime.goexit0", GP_GOEXIT0, true, 0, 99},
-	/*
-	 * From go1.22 newstack preempts through goschedImpl(gp, preempted)
-	 * directly (gopreempt_m is inlined there), so that is the one place to
-	 * see yields and preemptions; before, its callers are.
-	 */
-	{"runtime.goschedImpl", GP_GOSCHEDIMPL, true, 22, 99},
-	{"runtime.gosched_m", GP_GOSCHED_M, false, 0, 21},
-	{"runtime.gopreempt_m", GP_GOPREEMPT_M, false, 0, 21},
-	/* A mutex hand-off in starvation mode; Go's tracer calls it a preemption. */
-	{"runtime.goyield_m", GP_GOPREEMPT_M, false, 0, 99},
-	/* A syscall that returns to find no P: the goroutine is queued. */
-	{"runtime.exitsyscall0", GP_EXITSYSCALL0, false, 0, 99},
-	{"runtime.preemptPark", GP_PREEMPT_PARK, false, 0, 99},
-	{"runtime.injectglist", GP_INJECTGLIST, false, 0, 99},
+    {"runtime.execute", GP_EXECUTE, true, 0, 99},
+    {"runtime.park_m", GP_PARK_M, true, 0, 99},
+    {"runtime.ready", GP_READY, true, 0, 99},
+    {"runtime.goexit0", GP_GOEXIT0, true, 0, 99},
+    /*
+     * From go1.22 newstack preempts through goschedImpl(gp, preempted)
+     * directly (gopreempt_m is inlined there), so that is the one place to
+     * see yields and preemptions; before, its callers are.
+     */
+    {"runtime.goschedImpl", GP_GOSCHEDIMPL, true, 22, 99},
+    {"runtime.gosched_m", GP_GOSCHED_M, false, 0, 21},
+    {"runtime.gopreempt_m", GP_GOPREEMPT_M, false, 0, 21},
+    /* A mutex hand-off in starvation mode; Go's tracer calls it a preemption. */
+    {"runtime.goyield_m", GP_GOPREEMPT_M, false, 0, 99},
+    /* A syscall that returns to find no P: the goroutine is queued. */
+    {"runtime.exitsyscall0", GP_EXITSYSCALL0, false, 0, 99},
+    {"runtime.preemptPark", GP_PREEMPT_PARK, false, 0, 99},
+    {"runtime.injectglist", GP_INJECTGLIST, false, 0, 99},
 };
 
 struct goproc {
@@ -114,12 +114,14 @@ struct goprobe *goprobe_new(struct tracer *t, unsigned int stack_depth, bool ver
 	for (int multi = 1; multi >= 0; multi--) {
 		gp->skel = goroutines_bpf__open();
 		if (!gp->skel) {
-			snprintf(err, errlen, "cannot open goroutine BPF object: %s", strerror(errno));
+			snprintf(err, errlen, "cannot open goroutine BPF object: %s",
+				 strerror(errno));
 			goto fail;
 		}
 		if (bpf_map__reuse_fd(gp->skel->maps.rings, rings_fd) ||
 		    bpf_map__reuse_fd(gp->skel->maps.drops, drops_fd)) {
-			snprintf(err, errlen, "cannot share ring buffers with the goroutine probes: %s",
+			snprintf(err, errlen,
+				 "cannot share ring buffers with the goroutine probes: %s",
 				 strerror(errno));
 			goto fail;
 		}
@@ -269,8 +271,8 @@ static int probe_func(struct goprobe *gp, struct goproc *p, const char *func, en
 	if (gp->verbose)
 		fprintf(stderr, "ctrace-bpf: probe %s at +%zu%s\n", func, site.offset,
 			site.emulated ? "" : " (single-stepped)");
-	return attach_at(gp, p, addr + site.offset,
-			 GP_COOKIE(probe, site.guard_disp, site.cmp_r12), func, msg, len);
+	return attach_at(gp, p, addr + site.offset, GP_COOKIE(probe, site.guard_disp, site.cmp_r12),
+			 func, msg, len);
 }
 
 /* newproc's closure calls newproc1, then runqput(pp, newg, true): BX = newg there. */
@@ -285,8 +287,7 @@ static int probe_newproc(struct goprobe *gp, struct goproc *p, char *msg, size_t
 		return -ENOENT;
 	if (size > sizeof(code))
 		size = sizeof(code);
-	if (goelf_read_code(p->elf, addr, code, size) ||
-	    go_find_call(code, size, addr, rq, &off))
+	if (goelf_read_code(p->elf, addr, code, size) || go_find_call(code, size, addr, rq, &off))
 		return -ENOENT;
 	return attach_at(gp, p, addr + off, GP_COOKIE(GP_NEWPROC, 0, 0), "runtime.newproc.func1",
 			 msg, len);
@@ -369,8 +370,10 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 		memset(&p->vars, 0, sizeof(p->vars));
 	}
 	if (!go_waitreason_string(p->minor, 0) && p->major == 1) {
-		snprintf(msg, len, "pid %d runs %s, whose wait reasons are unknown (supported: %s); "
-			 "tracing its threads only", tgid, p->version, go_offsets_supported());
+		snprintf(msg, len,
+			 "pid %d runs %s, whose wait reasons are unknown (supported: %s); "
+			 "tracing its threads only",
+			 tgid, p->version, go_offsets_supported());
 		goelf_close(p->elf);
 		return GOPROBE_UNSUPPORTED;
 	}
@@ -383,28 +386,29 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 	}
 
 	cfg = (struct go_cfg){
-		.g_goid = p->off.g_goid,
-		.g_m = p->off.g_m,
-		.g_waitreason = p->off.g_waitreason,
-		.g_startpc = p->off.g_startpc,
-		.g_gopc = p->off.g_gopc,
-		.g_schedlink = p->off.g_schedlink,
-		.g_sched_pc = p->off.g_sched_pc,
-		.g_sched_bp = p->off.g_sched_bp,
-		.m_curg = p->off.m_curg,
-		.m_p = p->off.m_p,
-		.p_id = p->off.p_id,
-		.stack_depth = gp->stack_depth,
+	    .g_goid = p->off.g_goid,
+	    .g_m = p->off.g_m,
+	    .g_waitreason = p->off.g_waitreason,
+	    .g_startpc = p->off.g_startpc,
+	    .g_gopc = p->off.g_gopc,
+	    .g_schedlink = p->off.g_schedlink,
+	    .g_sched_pc = p->off.g_sched_pc,
+	    .g_sched_bp = p->off.g_sched_bp,
+	    .m_curg = p->off.m_curg,
+	    .m_p = p->off.m_p,
+	    .p_id = p->off.p_id,
+	    .stack_depth = gp->stack_depth,
 	};
 	{
-		const int16_t used[] = {cfg.g_goid, cfg.g_m, cfg.g_waitreason, cfg.g_startpc,
-					cfg.g_gopc, cfg.g_schedlink, cfg.g_sched_pc, cfg.g_sched_bp,
-					cfg.m_curg, cfg.m_p};
+		const int16_t used[] = {
+		    cfg.g_goid,	     cfg.g_m,	     cfg.g_waitreason, cfg.g_startpc, cfg.g_gopc,
+		    cfg.g_schedlink, cfg.g_sched_pc, cfg.g_sched_bp,   cfg.m_curg,    cfg.m_p};
 
 		/* The probes read these within the first GO_STRUCT_READ bytes. */
 		for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++) {
 			if (used[i] + 8 > GO_STRUCT_READ) {
-				snprintf(msg, len, "pid %d: %s runtime layout is beyond this build's "
+				snprintf(msg, len,
+					 "pid %d: %s runtime layout is beyond this build's "
 					 "reach (offset %d); tracing its threads only",
 					 tgid, p->version, used[i]);
 				goelf_close(p->elf);
@@ -417,7 +421,8 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 
 		if (bpf_map__update_elem(gp->skel->maps.go_cfgs, &key, sizeof(key), &cfg,
 					 sizeof(cfg), BPF_ANY)) {
-			snprintf(msg, len, "cannot configure goroutine probes: %s", strerror(errno));
+			snprintf(msg, len, "cannot configure goroutine probes: %s",
+				 strerror(errno));
 			goelf_close(p->elf);
 			return -errno;
 		}
@@ -438,7 +443,8 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 	}
 	rc = probe_newproc(gp, p, msg, len);
 	if (rc == -ENOENT) {
-		snprintf(msg, len, "%s (pid %d): go statement site not found; tracing its threads only",
+		snprintf(msg, len,
+			 "%s (pid %d): go statement site not found; tracing its threads only",
 			 p->version, tgid);
 		rc = GOPROBE_UNSUPPORTED;
 	}
@@ -448,8 +454,7 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 		goto fail;
 	gp->nprocs++;
 	snprintf(msg, len, "pid %d: %s, offsets from %s, %s", tgid, p->version,
-		 from_dwarf ? "DWARF" : "the built-in table",
-		 goelf_pclntab_source(p->elf));
+		 from_dwarf ? "DWARF" : "the built-in table", goelf_pclntab_source(p->elf));
 	return GOPROBE_ATTACHED;
 fail:
 	gp->npending = 0;
@@ -560,7 +565,8 @@ static void walk_allgs(struct goprobe *gp, struct goproc *p, struct ctr_writer *
 		u.r.h.tgid = p->tgid;
 		u.r.g = g;
 		u.r.goid = mem_u64(fd, g + p->off.g_goid);
-		u.r.parent_goid = p->off.g_parent_goid >= 0 ? mem_u64(fd, g + p->off.g_parent_goid) : 0;
+		u.r.parent_goid =
+		    p->off.g_parent_goid >= 0 ? mem_u64(fd, g + p->off.g_parent_goid) : 0;
 		u.r.startpc = mem_u64(fd, g + p->off.g_startpc);
 		u.r.gopc = mem_u64(fd, g + p->off.g_gopc);
 		u.r.status = status;

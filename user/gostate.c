@@ -6,9 +6,9 @@
 #include "go_offsets.h"
 #include "gostate.h"
 
-#define NBUCKETS 4096
-#define MAX_MINOR 64
-#define MAX_REASON 64
+#define NBUCKETS    4096
+#define MAX_MINOR   64
+#define MAX_REASON  64
 #define MAX_SYSCALL 512
 
 struct gnode {

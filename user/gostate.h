@@ -28,17 +28,17 @@ struct gs_gor {
 	uint32_t tgid;
 	int64_t goid;
 	enum gs_state state;
-	uint64_t since;	      /* ts of the last transition */
-	uint32_t tid;	      /* thread while running or in a syscall */
+	uint64_t since; /* ts of the last transition */
+	uint32_t tid;	/* thread while running or in a syscall */
 	uint16_t cpu;
 	int32_t p;
-	uint16_t reason;      /* wait reason code while blocked */
+	uint16_t reason; /* wait reason code while blocked */
 	uint64_t startpc;
-	const char *name;     /* "G17 main.worker" */
+	const char *name; /* "G17 main.worker" */
 	const char *start_func;
-	int64_t creator;      /* goid, 0: the runtime, -1: unknown (alive at attach) */
+	int64_t creator; /* goid, 0: the runtime, -1: unknown (alive at attach) */
 	bool at_attach;
-	void *user;	      /* for the consumer */
+	void *user; /* for the consumer */
 };
 
 /* One transition of one goroutine. */
@@ -46,23 +46,24 @@ struct gs_trans {
 	uint64_t ts;
 	struct gs_gor *g;
 	enum gs_state from, to;
-	const char *label;     /* slice name: "Running", "Blocked: chan receive", "Syscall: read" */
-	uint32_t tid;	       /* thread it runs (or ran) on */
+	const char *label; /* slice name: "Running", "Blocked: chan receive", "Syscall: read" */
+	uint32_t tid;	   /* thread it runs (or ran) on */
 	uint16_t cpu;
 	int32_t p;
-	uint16_t reason;       /* wait reason code (to == GS_BLOCKED) */
+	uint16_t reason;	/* wait reason code (to == GS_BLOCKED) */
 	const char *reason_str; /* Go's own string, or NULL */
-	int kind;	       /* enum go_block_kind when blocked */
+	int kind;		/* enum go_block_kind when blocked */
 	/* to == GS_RUNNABLE from GS_BLOCKED: who unblocked it */
-	int64_t waker_goid;    /* 0 when the runtime did */
+	int64_t waker_goid; /* 0 when the runtime did */
 	uint32_t waker_tid;
-	const char *waker_label; /* "runtime: netpoller", "runtime: timer", ... when waker_goid == 0 */
+	const char
+	    *waker_label;   /* "runtime: netpoller", "runtime: timer", ... when waker_goid == 0 */
 	const __u64 *stack; /* the relevant stack (the goroutine's, or the waker's/creator's) */
 	int nstack;
-	long syscall;	       /* GS_SYSCALL: syscall number */
-	bool repaired;	       /* synthesized to repair a lost event */
-	bool preempted;	       /* to == GS_RUNNABLE: preempted rather than yielded */
-	int sched_kind;	       /* EV_GO_SCHED's go_sched_kind, 0 otherwise */
+	long syscall;	/* GS_SYSCALL: syscall number */
+	bool repaired;	/* synthesized to repair a lost event */
+	bool preempted; /* to == GS_RUNNABLE: preempted rather than yielded */
+	int sched_kind; /* EV_GO_SCHED's go_sched_kind, 0 otherwise */
 };
 
 struct gs_ops {

@@ -383,42 +383,42 @@ static uint64_t stack_id_pcs(struct gtw *w, const uint64_t *pcs, int n)
 static bool frame_is_machinery(const char *fn)
 {
 	static const char *const names[] = {
-		"runtime.gopark",
-		"runtime.goparkunlock",
-		"runtime.mcall",
-		"runtime.systemstack",
-		"runtime.systemstack_switch",
-		"runtime.park_m",
-		"runtime.chanrecv",
-		"runtime.chansend",
-		"runtime.send",
-		"runtime.recv",
-		"runtime.goready",
-		"runtime.goready.func1",
-		"runtime.ready",
-		"runtime.readyWithTime",
-		"runtime.semacquire1",
-		"runtime.semrelease1",
-		"runtime.semacquire",
-		"runtime.semrelease",
-		"runtime.netpollblock",
-		"runtime.netpollgoready",
-		"runtime.netpollunblock",
-		"runtime.newproc",
-		"runtime.newproc.func1",
-		"runtime.newproc1",
-		"runtime.notifyListWait",
-		"runtime.notifyListNotifyAll",
-		"runtime.notifyListNotifyOne",
-		/*
-		 * What the runtime's own trace skips too (its traceskip); not
-		 * Mutex.lockSlow: the capture's symbols do not expand inlined
-		 * frames, so Lock would not show and lockSlow says more than the
-		 * caller alone.
-		 */
-		"internal/poll.(*pollDesc).wait",
-		"internal/poll.(*pollDesc).waitRead",
-		"internal/poll.(*pollDesc).waitWrite",
+	    "runtime.gopark",
+	    "runtime.goparkunlock",
+	    "runtime.mcall",
+	    "runtime.systemstack",
+	    "runtime.systemstack_switch",
+	    "runtime.park_m",
+	    "runtime.chanrecv",
+	    "runtime.chansend",
+	    "runtime.send",
+	    "runtime.recv",
+	    "runtime.goready",
+	    "runtime.goready.func1",
+	    "runtime.ready",
+	    "runtime.readyWithTime",
+	    "runtime.semacquire1",
+	    "runtime.semrelease1",
+	    "runtime.semacquire",
+	    "runtime.semrelease",
+	    "runtime.netpollblock",
+	    "runtime.netpollgoready",
+	    "runtime.netpollunblock",
+	    "runtime.newproc",
+	    "runtime.newproc.func1",
+	    "runtime.newproc1",
+	    "runtime.notifyListWait",
+	    "runtime.notifyListNotifyAll",
+	    "runtime.notifyListNotifyOne",
+	    /*
+	     * What the runtime's own trace skips too (its traceskip); not
+	     * Mutex.lockSlow: the capture's symbols do not expand inlined
+	     * frames, so Lock would not show and lockSlow says more than the
+	     * caller alone.
+	     */
+	    "internal/poll.(*pollDesc).wait",
+	    "internal/poll.(*pollDesc).waitRead",
+	    "internal/poll.(*pollDesc).waitWrite",
 	};
 
 	if (!strncmp(fn, "sync.runtime_", 13) || !strncmp(fn, "internal/poll.runtime_", 22) ||
@@ -449,12 +449,15 @@ int gotrace_skip_frames(struct ctr_reader *r, uint32_t tgid, const __u64 *stack,
 bool gotrace_runtime_syscall(const char *name)
 {
 	static const char *const names[] = {
-		"futex", "nanosleep", "clock_nanosleep", "sched_yield", "epoll_wait",
-		"epoll_pwait", "epoll_pwait2", "madvise", "mmap", "munmap", "mprotect",
-		"rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "sigaltstack", "tgkill",
-		"tkill", "getpid", "gettid", "clone", "clone3", "setitimer", "timer_create",
-		"timer_settime", "timer_delete", "exit", "exit_group", "clock_gettime",
-		"gettimeofday", "getrlimit", "prlimit64", "sched_getaffinity", "membarrier",
+	    "futex",	    "nanosleep",    "clock_nanosleep", "sched_yield",
+	    "epoll_wait",   "epoll_pwait",  "epoll_pwait2",    "madvise",
+	    "mmap",	    "munmap",	    "mprotect",	       "rt_sigprocmask",
+	    "rt_sigaction", "rt_sigreturn", "sigaltstack",     "tgkill",
+	    "tkill",	    "getpid",	    "gettid",	       "clone",
+	    "clone3",	    "setitimer",    "timer_create",    "timer_settime",
+	    "timer_delete", "exit",	    "exit_group",      "clock_gettime",
+	    "gettimeofday", "getrlimit",    "prlimit64",       "sched_getaffinity",
+	    "membarrier",
 	};
 
 	if (!name)
@@ -1144,9 +1147,9 @@ static void on_destroy(void *ctx, struct gs_gor *gg)
 }
 
 static const struct gs_ops ops = {
-	.create = on_create,
-	.transition = on_transition,
-	.destroy = on_destroy,
+    .create = on_create,
+    .transition = on_transition,
+    .destroy = on_destroy,
 };
 
 /* ---- threads ---- */

@@ -12,65 +12,66 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: ctrace-bpf [record] [OPTIONS] [-- CMD [ARG...]]\n"
-		"       ctrace-bpf convert IN.ctr [-o OUT] [--format FORMAT]\n"
-		"       ctrace-bpf report IN.ctr [--json] [--top N] [--pid PID] [--html FILE]\n"
-		"       ctrace-bpf diff BASE NEW [--threshold PCT] [--min-abs DUR] [--metric GLOB]...\n"
-		"       ctrace-bpf --help | --version\n"
-		"\n"
-		"Records when threads ran, were runnable or slept, who woke whom, and the\n"
-		"syscalls of the traced processes, with eBPF, on a running system.\n"
-		"\n"
-		"Target (default: the whole system):\n"
-		"  -p, --pid PID[,PID...]  trace these processes' syscalls (threads created\n"
-		"                          later and child processes included); scheduler\n"
-		"                          events are recorded on every CPU so the trace\n"
-		"                          shows what competed with them. Stops when they\n"
-		"                          have all exited, keeping what was recorded.\n"
-		"  -- CMD [ARG...]         start CMD under tracing from its first\n"
-		"                          instruction and stop when it exits.\n"
-		"\n"
-		"Options:\n"
-		"  -d, --duration DUR      stop after DUR: 500ms, 5s, 2m (default: until\n"
-		"                          Ctrl-C, SIGTERM or the target's exit)\n"
-		"  -o, --output FILE       output file; the extension picks the format:\n"
-		"                          .pftrace or .perfetto-trace (Perfetto),\n"
-		"                          .json (Chrome JSON), .ctr (native capture),\n"
-		"                          .gotrace (go tool trace), plus .gz to gzip. Default:\n"
-		"                          ctrace-<pid|cmd|system>-<YYYYmmdd-HHMMSS>.pftrace\n"
-		"  -F, --format FORMAT     perfetto, json, ctr, text or go; overrides the extension\n"
-		"      --no-goroutines     do not probe Go runtimes (threads, CPUs and\n"
-		"                          syscalls only)\n"
-		"      --stack-depth N     goroutine stack frames kept at create, block and\n"
-		"                          unblock, 0 to 32 (default 16; 0 is cheapest)\n"
-		"      --pprof-out DIR     also write pprof profiles into DIR: thread\n"
-		"                          off-CPU time and goroutine blocking\n"
-		"      --report            print `ctrace-bpf report` of the capture at the end\n"
-		"  -q, --quiet             no status line and no summary\n"
-		"  -v, --verbose           show libbpf's messages\n"
-		"  -h, --help              this text\n"
-		"  -V, --version           print the version\n"
-		"\n"
-		"Every output is derived from a native capture (.ctr); `convert` turns a\n"
-		"capture into any format on any machine. Open .pftrace and .json files at\n"
-		"https://ui.perfetto.dev.\n"
-		"\n"
-		"Exit status:\n"
-		"  0 success (also when a -p target exits during the trace)\n"
-		"  1 error while recording or writing (e.g. disk full)\n"
-		"  2 bad usage: unknown flag, bad duration or format\n"
-		"  3 not root and lacking CAP_BPF and CAP_PERFMON\n"
-		"  4 no such process (-p)\n"
-		"  5 BPF programs could not be loaded or attached\n"
-		"  6 the output path cannot be written\n"
-		"  7 the input file is missing or is not a valid capture (convert)\n"
-		"  8 CMD could not be started\n"
-		"\n"
-		"Examples:\n"
-		"  sudo ctrace-bpf -p 1234 -d 5s\n"
-		"  sudo ctrace-bpf -o build.pftrace -- make -j2\n"
-		"  sudo ctrace-bpf -d 10s -o all.ctr && ctrace-bpf convert all.ctr -o all.json\n");
+	fprintf(
+	    f,
+	    "Usage: ctrace-bpf [record] [OPTIONS] [-- CMD [ARG...]]\n"
+	    "       ctrace-bpf convert IN.ctr [-o OUT] [--format FORMAT]\n"
+	    "       ctrace-bpf report IN.ctr [--json] [--top N] [--pid PID] [--html FILE]\n"
+	    "       ctrace-bpf diff BASE NEW [--threshold PCT] [--min-abs DUR] [--metric GLOB]...\n"
+	    "       ctrace-bpf --help | --version\n"
+	    "\n"
+	    "Records when threads ran, were runnable or slept, who woke whom, and the\n"
+	    "syscalls of the traced processes, with eBPF, on a running system.\n"
+	    "\n"
+	    "Target (default: the whole system):\n"
+	    "  -p, --pid PID[,PID...]  trace these processes' syscalls (threads created\n"
+	    "                          later and child processes included); scheduler\n"
+	    "                          events are recorded on every CPU so the trace\n"
+	    "                          shows what competed with them. Stops when they\n"
+	    "                          have all exited, keeping what was recorded.\n"
+	    "  -- CMD [ARG...]         start CMD under tracing from its first\n"
+	    "                          instruction and stop when it exits.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -d, --duration DUR      stop after DUR: 500ms, 5s, 2m (default: until\n"
+	    "                          Ctrl-C, SIGTERM or the target's exit)\n"
+	    "  -o, --output FILE       output file; the extension picks the format:\n"
+	    "                          .pftrace or .perfetto-trace (Perfetto),\n"
+	    "                          .json (Chrome JSON), .ctr (native capture),\n"
+	    "                          .gotrace (go tool trace), plus .gz to gzip. Default:\n"
+	    "                          ctrace-<pid|cmd|system>-<YYYYmmdd-HHMMSS>.pftrace\n"
+	    "  -F, --format FORMAT     perfetto, json, ctr, text or go; overrides the extension\n"
+	    "      --no-goroutines     do not probe Go runtimes (threads, CPUs and\n"
+	    "                          syscalls only)\n"
+	    "      --stack-depth N     goroutine stack frames kept at create, block and\n"
+	    "                          unblock, 0 to 32 (default 16; 0 is cheapest)\n"
+	    "      --pprof-out DIR     also write pprof profiles into DIR: thread\n"
+	    "                          off-CPU time and goroutine blocking\n"
+	    "      --report            print `ctrace-bpf report` of the capture at the end\n"
+	    "  -q, --quiet             no status line and no summary\n"
+	    "  -v, --verbose           show libbpf's messages\n"
+	    "  -h, --help              this text\n"
+	    "  -V, --version           print the version\n"
+	    "\n"
+	    "Every output is derived from a native capture (.ctr); `convert` turns a\n"
+	    "capture into any format on any machine. Open .pftrace and .json files at\n"
+	    "https://ui.perfetto.dev.\n"
+	    "\n"
+	    "Exit status:\n"
+	    "  0 success (also when a -p target exits during the trace)\n"
+	    "  1 error while recording or writing (e.g. disk full)\n"
+	    "  2 bad usage: unknown flag, bad duration or format\n"
+	    "  3 not root and lacking CAP_BPF and CAP_PERFMON\n"
+	    "  4 no such process (-p)\n"
+	    "  5 BPF programs could not be loaded or attached\n"
+	    "  6 the output path cannot be written\n"
+	    "  7 the input file is missing or is not a valid capture (convert)\n"
+	    "  8 CMD could not be started\n"
+	    "\n"
+	    "Examples:\n"
+	    "  sudo ctrace-bpf -p 1234 -d 5s\n"
+	    "  sudo ctrace-bpf -o build.pftrace -- make -j2\n"
+	    "  sudo ctrace-bpf -d 10s -o all.ctr && ctrace-bpf convert all.ctr -o all.json\n");
 }
 
 static int parse_pids(const char *arg, struct record_opts *o)
@@ -105,19 +106,19 @@ static int parse_pids(const char *arg, struct record_opts *o)
 static int cmd_record_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"pid", required_argument, NULL, 'p'},
-		{"duration", required_argument, NULL, 'd'},
-		{"output", required_argument, NULL, 'o'},
-		{"format", required_argument, NULL, 'F'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"no-goroutines", no_argument, NULL, 'G'},
-		{"stack-depth", required_argument, NULL, 'S'},
-		{"pprof-out", required_argument, NULL, 'P'},
-		{"report", no_argument, NULL, 'R'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"format", required_argument, NULL, 'F'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"no-goroutines", no_argument, NULL, 'G'},
+	    {"stack-depth", required_argument, NULL, 'S'},
+	    {"pprof-out", required_argument, NULL, 'P'},
+	    {"report", no_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {},
 	};
 	struct record_opts o = {.stack_depth = 16};
 	int c;
@@ -143,7 +144,8 @@ static int cmd_record_args(int argc, char **argv)
 		case 'F':
 			o.format = format_from_name(optarg);
 			if (o.format == FMT_NONE) {
-				errmsg("unknown format '%s' (perfetto, json, ctr, text or go)", optarg);
+				errmsg("unknown format '%s' (perfetto, json, ctr, text or go)",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;

@@ -86,7 +86,8 @@ struct out *out_open(const char *path, int gzip)
 		if (!o->z || !o->zbuf)
 			goto fail;
 		/* 16 + MAX_WBITS selects the gzip wrapper. */
-		if (deflateInit2(o->z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		if (deflateInit2(o->z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) !=
+		    Z_OK) {
 			free(o->z);
 			o->z = NULL;
 			errno = ENOMEM;
@@ -97,7 +98,7 @@ struct out *out_open(const char *path, int gzip)
 	if (o->fd < 0)
 		goto fail;
 	return o;
-fail: {
+fail : {
 	int e = errno;
 
 	out_abort(o);

@@ -18,8 +18,7 @@ struct out;
 /* gzip: compress the stream. Returns NULL with errno set. */
 struct out *out_open(const char *path, int gzip);
 void out_write(struct out *o, const void *buf, size_t len);
-void out_printf(struct out *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Bytes handed to out_write() so far (uncompressed). */
 uint64_t out_written(const struct out *o);
 /* Nonzero errno once a write has failed. */

@@ -17,13 +17,13 @@
 #include "pbwriter.h"
 #include "perfetto_go.h"
 
-#define GO_SEQ_ID 0x676f /* distinct from the ftrace writer's sequence */
-#define SEQ_CLEARED 1
+#define GO_SEQ_ID	0x676f /* distinct from the ftrace writer's sequence */
+#define SEQ_CLEARED	1
 #define SEQ_NEEDS_STATE 2
 
 /* TrackEvent types */
-#define TE_BEGIN 1
-#define TE_END 2
+#define TE_BEGIN   1
+#define TE_END	   2
 #define TE_INSTANT 3
 
 #define NAME_BUCKETS 1024
@@ -46,7 +46,7 @@ struct new_intern {
 
 struct gtrack {
 	uint64_t uuid;
-	bool open;	     /* a state slice is open */
+	bool open;	       /* a state slice is open */
 	uint64_t pending_flow; /* terminates on the next slice */
 };
 
@@ -373,7 +373,7 @@ static void on_transition(void *ctx, const struct gs_trans *t)
 		w.flow_out = ++p->next_flow;
 		/* A waker we never saw has no track: the runtime track stands in. */
 		struct gs_gor *waker =
-			t->waker_goid ? gostate_find(p->gs, t->g->tgid, t->waker_goid) : NULL;
+		    t->waker_goid ? gostate_find(p->gs, t->g->tgid, t->waker_goid) : NULL;
 
 		if (waker && waker->user)
 			w.track = ((struct gtrack *)waker->user)->uuid;
@@ -450,9 +450,9 @@ static void on_destroy(void *ctx, struct gs_gor *g)
 }
 
 static const struct gs_ops ops = {
-	.create = on_create,
-	.transition = on_transition,
-	.destroy = on_destroy,
+    .create = on_create,
+    .transition = on_transition,
+    .destroy = on_destroy,
 };
 
 struct pfgo *pfgo_new(struct ctr_reader *r, struct out *o)
@@ -494,7 +494,8 @@ int pfgo_finish(struct pfgo *p, uint64_t ts)
 			struct thr *t = p->thr[b];
 
 			if (t->open) {
-				struct te e = {.ts = ts, .type = TE_END, .track = thread_uuid(t->tid)};
+				struct te e = {
+				    .ts = ts, .type = TE_END, .track = thread_uuid(t->tid)};
 
 				track_event(p, &e);
 			}

@@ -575,9 +575,9 @@ static void g_destroy(void *ctx, struct gs_gor *g)
 }
 
 static const struct gs_ops g_ops = {
-	.create = g_create,
-	.transition = g_transition,
-	.destroy = g_destroy,
+    .create = g_create,
+    .transition = g_transition,
+    .destroy = g_destroy,
 };
 
 static char *join(const char *dir, const char *name)

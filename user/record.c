@@ -28,8 +28,8 @@
 
 /* Events with ts older than (drain start - this) are all in the file. */
 #define WATERMARK_MARGIN_NS 5000000ull
-#define POLL_MS 100
-#define EXEC_QUEUE 256
+#define POLL_MS		    100
+#define EXEC_QUEUE	    256
 
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t converting;
@@ -175,8 +175,8 @@ static void write_watermark(struct recorder *r, uint64_t ts)
 static void flush_exec_queue(struct recorder *r)
 {
 	for (int i = 0; i < r->nexec && !r->werr; i++) {
-		int rc = proc_write_task(r->w, r->exec_queue[i][0], r->exec_queue[i][1],
-					 now_boot_ns());
+		int rc =
+		    proc_write_task(r->w, r->exec_queue[i][0], r->exec_queue[i][1], now_boot_ns());
 
 		if (rc < 0 && rc != -1)
 			r->werr = rc;
@@ -251,10 +251,10 @@ static char *default_output(struct record_opts *o)
 		if (*c == '/' || *c == ' ')
 			*c = '_';
 	if (asprintf(&path, "ctrace-%s-%s.%s", who, stamp,
-		     o->format == FMT_JSON ? "json" :
-		     o->format == FMT_CTR  ? "ctr" :
-		     o->format == FMT_GO   ? "gotrace" :
-					     "pftrace") < 0)
+		     o->format == FMT_JSON  ? "json"
+		     : o->format == FMT_CTR ? "ctr"
+		     : o->format == FMT_GO  ? "gotrace"
+					    : "pftrace") < 0)
 		return NULL;
 	return path;
 }
@@ -481,8 +481,8 @@ int cmd_record(struct record_opts *o)
 	rec.werr = ctr_writer_flush(rec.w);
 	if (!o->quiet) {
 		if (o->cmd)
-			fprintf(stderr, "ctrace-bpf: recording %s (pid %d)%s\n", o->cmd[0], rec.child,
-				o->duration_ns ? "" : " until it exits or Ctrl-C");
+			fprintf(stderr, "ctrace-bpf: recording %s (pid %d)%s\n", o->cmd[0],
+				rec.child, o->duration_ns ? "" : " until it exits or Ctrl-C");
 		else
 			fprintf(stderr, "ctrace-bpf: recording %s%s\n",
 				o->npids ? "target" : "system-wide",
@@ -640,9 +640,10 @@ int cmd_record(struct record_opts *o)
 		stat(out, &st);
 		fmt_bytes(size, sizeof(size), st.st_size);
 		if (target_gone)
-			fprintf(stderr,
-				"ctrace-bpf: the target exited after %.2f s; kept what was recorded\n",
-				(stop_ts - start) / 1e9);
+			fprintf(
+			    stderr,
+			    "ctrace-bpf: the target exited after %.2f s; kept what was recorded\n",
+			    (stop_ts - start) / 1e9);
 		if (rec.child_done) {
 			if (WIFEXITED(rec.child_status))
 				fprintf(stderr, "ctrace-bpf: command exited with status %d\n",

@@ -12,7 +12,7 @@
 struct record_opts {
 	pid_t pids[MAX_TARGETS];
 	int npids;
-	char **cmd; /* launch mode: NULL-terminated argv */
+	char **cmd;	      /* launch mode: NULL-terminated argv */
 	uint64_t duration_ns; /* 0: until a signal */
 	const char *output;
 	enum out_format format;

@@ -7,17 +7,28 @@
 static const char *state_letter(int64_t s)
 {
 	switch (s) {
-	case 0: return "R";
-	case 0x100: return "R+";
-	case 1: return "S";
-	case 2: return "D";
-	case 4: return "T";
-	case 8: return "t";
-	case 0x10: return "X";
-	case 0x20: return "Z";
-	case 0x40: return "P";
-	case 0x80: return "I";
-	default: return "?";
+	case 0:
+		return "R";
+	case 0x100:
+		return "R+";
+	case 1:
+		return "S";
+	case 2:
+		return "D";
+	case 4:
+		return "T";
+	case 8:
+		return "t";
+	case 0x10:
+		return "X";
+	case 0x20:
+		return "Z";
+	case 0x40:
+		return "P";
+	case 0x80:
+		return "I";
+	default:
+		return "?";
 	}
 }
 
@@ -40,22 +51,26 @@ int text_write(struct ctr_reader *r, struct out *o)
 
 	out_printf(o, "# ctrace-bpf capture: %s %s %s, %u cpus, target %s\n", in->sysname,
 		   in->release, in->machine, in->ncpus, in->target);
-	out_printf(o, "# events %" PRIu64 ", dropped %" PRIu64 "%s\n", in->events,
-		   in->drops_total, in->clean_end ? "" : ", capture cut short");
+	out_printf(o, "# events %" PRIu64 ", dropped %" PRIu64 "%s\n", in->events, in->drops_total,
+		   in->clean_end ? "" : ", capture cut short");
 	if (ctr_rewind(r))
 		return -1;
 	while ((rc = ctr_next(r, &h)) > 0) {
 		const struct ctr_task *t = ctr_task_find(r, h->tid);
 
 		out_printf(o, "%16s %7u/%-7u [%03u] %" PRIu64 ".%06" PRIu64 ": ",
-			   t ? t->comm : h->tid ? "?" : "<idle>", h->tgid, h->tid, h->cpu,
-			   (uint64_t)(h->ts / 1000000000), (uint64_t)((h->ts / 1000) % 1000000));
+			   t	    ? t->comm
+			   : h->tid ? "?"
+				    : "<idle>",
+			   h->tgid, h->tid, h->cpu, (uint64_t)(h->ts / 1000000000),
+			   (uint64_t)((h->ts / 1000) % 1000000));
 		switch (h->type) {
 		case EV_SCHED_SWITCH: {
 			const struct ev_sched_switch *e = (const void *)h;
 
-			out_printf(o, "sched_switch %s:%u [%s] => %s:%u\n", e->prev_comm, e->prev_pid,
-				   state_letter(e->prev_state), e->next_comm, e->next_pid);
+			out_printf(o, "sched_switch %s:%u [%s] => %s:%u\n", e->prev_comm,
+				   e->prev_pid, state_letter(e->prev_state), e->next_comm,
+				   e->next_pid);
 			break;
 		}
 		case EV_SCHED_WAKING:
@@ -92,8 +107,9 @@ int text_write(struct ctr_reader *r, struct out *o)
 			const struct ev_sys_enter *e = (const void *)h;
 
 			sys_name(name, sizeof(name), in->machine, e->id);
-			out_printf(o, "sys_enter %s(%#" PRIx64 ", %#" PRIx64 ", %#" PRIx64 ")\n", name,
-				   (uint64_t)e->args[0], (uint64_t)e->args[1], (uint64_t)e->args[2]);
+			out_printf(o, "sys_enter %s(%#" PRIx64 ", %#" PRIx64 ", %#" PRIx64 ")\n",
+				   name, (uint64_t)e->args[0], (uint64_t)e->args[1],
+				   (uint64_t)e->args[2]);
 			break;
 		}
 		case EV_SYS_EXIT: {
@@ -115,7 +131,7 @@ int text_write(struct ctr_reader *r, struct out *o)
 		case EV_GO_UNBLOCK:
 		case EV_GO_SCHED:
 		case EV_GO_EXIT: {
-			static const char *const names[] = {"go_create", "go_start", "go_block",
+			static const char *const names[] = {"go_create",  "go_start", "go_block",
 							    "go_unblock", "go_sched", "go_exit"};
 			const struct ev_go *e = (const void *)h;
 
@@ -130,7 +146,8 @@ int text_write(struct ctr_reader *r, struct out *o)
 			if (h->type == EV_GO_CREATE)
 				out_printf(o, " start=%#llx", (unsigned long long)e->pc);
 			for (int i = 0; i < e->nstack && i < 4; i++)
-				out_printf(o, "%s%#llx", i ? "," : " stack=", (unsigned long long)e->stack[i]);
+				out_printf(o, "%s%#llx",
+					   i ? "," : " stack=", (unsigned long long)e->stack[i]);
 			out_printf(o, "\n");
 			break;
 		}

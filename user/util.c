@@ -28,7 +28,7 @@ int parse_duration(const char *s, uint64_t *ns)
 		const char *unit;
 		double mult;
 	} units[] = {
-		{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"", 1e9},
+	    {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"", 1e9},
 	};
 	char *end;
 	double v;

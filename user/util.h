@@ -12,14 +12,14 @@
 /* Exit statuses; README.md lists them and tests check each. */
 enum {
 	EXIT_OK = 0,
-	EXIT_RUNTIME = 1,   /* I/O error while recording or writing */
-	EXIT_USAGE = 2,	    /* bad flag, duration or format */
-	EXIT_PRIV = 3,	    /* not root, lacks CAP_BPF+CAP_PERFMON */
-	EXIT_NOPROC = 4,    /* -p names no running process */
-	EXIT_BPF = 5,	    /* BPF load or attach failed */
-	EXIT_OUTPUT = 6,    /* output path not writable */
-	EXIT_BADINPUT = 7,  /* input file missing or not a valid capture */
-	EXIT_CMD = 8,	    /* launch-mode command could not be started */
+	EXIT_RUNTIME = 1,  /* I/O error while recording or writing */
+	EXIT_USAGE = 2,	   /* bad flag, duration or format */
+	EXIT_PRIV = 3,	   /* not root, lacks CAP_BPF+CAP_PERFMON */
+	EXIT_NOPROC = 4,   /* -p names no running process */
+	EXIT_BPF = 5,	   /* BPF load or attach failed */
+	EXIT_OUTPUT = 6,   /* output path not writable */
+	EXIT_BADINPUT = 7, /* input file missing or not a valid capture */
+	EXIT_CMD = 8,	   /* launch-mode command could not be started */
 };
 
 /* Prints "ctrace-bpf: <msg>\n" to stderr. */
