@@ -16,48 +16,20 @@ work=$root/build/goelf-test
 quiet=0
 [ "${1:-}" = -q ] && quiet=1
 mkdir -p "$work"
-export GOTOOLCHAIN=local GOFLAGS= GO111MODULE=on
-export GOCACHE=${GOCACHE:-$root/tests/.cache/go-build}
+. "$here/lib.sh"
 # runtime.goready is inlined into its callers since Go 1.21 (only the
 # per-caller closures "X.goready.func1" remain); runtime.ready does the work.
 funcs="runtime.gopark runtime.goready runtime.ready runtime.execute runtime.newproc1
 runtime.goexit1 runtime.casgstatus main.main"
 funcs=$(echo $funcs)
 
-pass=0 fail=0 skip=0
-ok() {
-	pass=$((pass + 1))
-	[ $quiet = 1 ] || echo "ok    $*"
-}
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL  $*"
-}
-skp() {
-	skip=$((skip + 1))
-	echo "skip  $*"
-}
 # check DESC WANT GOT
 check() {
 	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: want '$2', got '$3'"; fi
 }
 
 # --- the checker, plain and sanitized ---
-cflags="-O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter
-	-Wno-missing-field-initializers -D_GNU_SOURCE -I$root/user"
-gc=$work/goelf_check
-if ${CC:-gcc} $cflags "$here/goelf_check.c" "$root/user/goelf.c" -lelf -o "$gc"; then
-	ok "build goelf_check"
-else
-	bad "build goelf_check"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-gca=$work/goelf_check_asan
-if ! ${CC:-gcc} $cflags -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
-	"$here/goelf_check.c" "$root/user/goelf.c" -lelf -o "$gca" 2>/dev/null; then
-	gca=
-fi
+build_goelf_check
 
 # --- helpers ---
 
