@@ -10,8 +10,19 @@
 #include "ctrace.skel.h"
 #include "tracer.h"
 
-/* Per-CPU ring size: about half a second of a busy CPU's records. */
-#define RING_BYTES (32u << 20)
+/*
+ * Per-CPU ring size: up to 32 MiB (about half a second of a busy CPU's
+ * records), but at most 128 MiB of locked kernel memory over all CPUs, and
+ * never under 4 MiB. Ring sizes are powers of two.
+ */
+static unsigned int ring_bytes(int ncpus)
+{
+	unsigned int sz = 32u << 20;
+
+	while (sz > (4u << 20) && (unsigned long long)sz * ncpus > (128ull << 20))
+		sz >>= 1;
+	return sz;
+}
 
 struct tracer {
 	struct ctrace_bpf *skel;
@@ -102,7 +113,8 @@ struct tracer *tracer_open(const struct tracer_opts *o, char *err, size_t errlen
 		goto fail;
 	}
 	for (int cpu = 0; cpu < t->ncpus; cpu++) {
-		int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, RING_BYTES, NULL);
+		int fd =
+		    bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, ring_bytes(t->ncpus), NULL);
 
 		if (fd < 0) {
 			snprintf(err, errlen, "cannot create ring buffer for CPU %d: %s", cpu,
