@@ -184,7 +184,11 @@ struct go_cfg {
 	__s16 m_curg, m_p;
 	__s16 p_id;
 	__u16 stack_depth;
+	__u32 tgid; /* the process this slot serves; 0: free */
 };
+
+/* Goroutine-probed processes at most (slots of the go_cfgs array). */
+#define GO_MAX_PROCS 64
 
 /* Uprobe cookie: which runtime function, and how its stack check reads. */
 enum go_probe {
@@ -205,6 +209,8 @@ enum go_probe {
 #define GP_COOKIE_PROBE(c) ((c)&0xff)
 #define GP_COOKIE_GUARD(c) (((c) >> 8) & 0xff)
 #define GP_COOKIE_R12(c)   (((c) >> 16) & 1)
+/* The process's go_cfgs slot: an array lookup, which costs no helper call. */
+#define GP_COOKIE_SLOT(c) (((c) >> 24) & 0xff)
 
 /* ---- collector records ---- */
 

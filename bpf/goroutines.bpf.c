@@ -26,8 +26,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #include "rings.bpf.h"
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GO_MAX_PROCS);
 	__type(key, __u32);
 	__type(value, struct go_cfg);
 } go_cfgs SEC(".maps");
@@ -216,12 +216,11 @@ static __always_inline int go_probe(struct pt_regs *ctx)
 	struct hit x = {.p = -1};
 	__u64 m, curg, pp, gp;
 	__s64 curgoid = 0;
-	__u32 tgid, zero = 0;
+	__u32 slot = GP_COOKIE_SLOT(cookie), zero = 0;
 
 	x.pid_tgid = bpf_get_current_pid_tgid();
-	tgid = x.pid_tgid >> 32;
-	x.cfg = bpf_map_lookup_elem(&go_cfgs, &tgid);
-	if (!x.cfg)
+	x.cfg = bpf_map_lookup_elem(&go_cfgs, &slot);
+	if (!x.cfg || x.cfg->tgid != x.pid_tgid >> 32)
 		return 0;
 	x.s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!x.s)

@@ -19,7 +19,7 @@
 #include "goroutines.skel.h"
 #include "tracer.h"
 
-#define MAX_PROCS  64
+#define MAX_PROCS GO_MAX_PROCS
 #define PC_SET_MAX (1u << 20)
 
 /* The runtime functions probed, and what each tells; minors bound the Go versions. */
@@ -225,7 +225,7 @@ static int commit_probes(struct goprobe *gp, struct goproc *p, char *msg, size_t
 
 		for (int i = 0; i < n; i++) {
 			offs[i] = gp->pending[i].off;
-			cookies[i] = gp->pending[i].cookie;
+			cookies[i] = gp->pending[i].cookie | (uint64_t)gp->nprocs << 24;
 		}
 		fd = link_uprobe_multi(bpf_program__fd(gp->skel->progs.handle_go_multi), p->path,
 				       offs, cookies, n, p->tgid);
@@ -238,7 +238,8 @@ static int commit_probes(struct goprobe *gp, struct goproc *p, char *msg, size_t
 		}
 	}
 	for (int i = 0; i < n; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = gp->pending[i].cookie);
+		LIBBPF_OPTS(bpf_uprobe_opts, opts,
+			    .bpf_cookie = gp->pending[i].cookie | (uint64_t)gp->nprocs << 24);
 		struct bpf_link *l;
 
 		l = bpf_program__attach_uprobe_opts(gp->skel->progs.handle_go, p->tgid, p->path,
@@ -416,8 +417,9 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 			}
 		}
 	}
+	cfg.tgid = tgid;
 	{
-		__u32 key = tgid;
+		__u32 key = gp->nprocs; /* this process's slot, named in its cookies */
 
 		if (bpf_map__update_elem(gp->skel->maps.go_cfgs, &key, sizeof(key), &cfg,
 					 sizeof(cfg), BPF_ANY)) {
@@ -459,9 +461,11 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 fail:
 	gp->npending = 0;
 	{
-		__u32 key = tgid;
+		struct go_cfg none = {0};
+		__u32 key = gp->nprocs;
 
-		bpf_map__delete_elem(gp->skel->maps.go_cfgs, &key, sizeof(key), 0);
+		bpf_map__update_elem(gp->skel->maps.go_cfgs, &key, sizeof(key), &none, sizeof(none),
+				     BPF_ANY);
 	}
 	goelf_close(p->elf);
 	return rc;
