@@ -675,3 +675,35 @@ def test_go_in_other_mount_namespace(tmp):
     waiters = [r for r in gp.snapshot if gp.func(r.startpc) == "main.waiter"]
     check(len(waiters) == 5, f"{len(waiters)} main.waiter goroutines declared at attach, want 5")
     check(len(gp.by_start("main.late")) == 1, "main.late (created after attach) not recorded")
+
+
+def test_go_two_processes(tmp):
+    """-p A,B on two Go programs: each gets its own goroutines, declared at
+    attach and created after, with no mixing between the two."""
+    need_root()
+    bin_ = binary("1.21", "plain", "lateattach")
+    procs = []
+    for _ in range(2):
+        p = spawn([bin_, 3], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=GO_ENV,
+                  text=True)
+        check(p.stdout.readline() == "ready\n", "lateattach did not start")
+        procs.append(p)
+    ctr = Path(tmp) / "two.ctr"
+    rec = Recorder("-o", ctr, "-p", f"{procs[0].pid},{procs[1].pid}")
+    rec.wait_recording()
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.close()
+        p.stdout.read()
+        check(p.wait(60) == 0, "lateattach failed")
+    rec.check_ok(rec.wait(60))
+    cap = ctrlib.load(ctr)
+    check(sorted(cap.go) == sorted(p.pid for p in procs),
+          f"Go processes {sorted(cap.go)}, want {[p.pid for p in procs]}")
+    for p in procs:
+        gp = cap.go_proc(p.pid)
+        waiters = [r for r in gp.snapshot if gp.func(r.startpc) == "main.waiter"]
+        check(len(waiters) == 3, f"pid {p.pid}: {len(waiters)} waiters at attach, want 3")
+        check(len(gp.by_start("main.late")) == 1, f"pid {p.pid}: main.late not recorded")
+        n, errs = gp.transition_errors()
+        check(not errs, f"pid {p.pid}: {n} transition errors: {errs[:3]}")
