@@ -465,11 +465,11 @@ def test_gotrace_profiles_go119(tmp):
         r = rows("mutex", "sync", "-cum", "-sample_index=contentions")
         check(first_main(r) == "main.incrementer",
               f"mutex sync: first main.* is {first_main(r)}: {r[:6]}")
-        # Go's own trace says sync.(*Mutex).Lock, inlined into the caller: the
-        # capture's symbols do not expand inlining, lockSlow is the frame below.
+        # As in Go's own trace: sync.(*Mutex).Lock (inlined into the caller,
+        # expanded from the capture's symbols) on top, lockSlow skipped.
         flat = rows("mutex", "sync", "-sample_index=contentions")[0][0]
-        check(flat == "sync.(*Mutex).lockSlow", f"mutex sync: top frame {flat}, want "
-              "sync.(*Mutex).lockSlow")
+        check(flat == "sync.(*Mutex).Lock", f"mutex sync: top frame {flat}, want "
+              "sync.(*Mutex).Lock")
     r = rows("workerpool", "sync", "-cum", "-sample_index=contentions")
     check(first_main(r) == "main.worker", f"workerpool sync: first main.* {first_main(r)}: {r[:6]}")
     check({fn for fn, _, _ in r} >= {"runtime.chanrecv2", "runtime.chansend1", "runtime.chanrecv1"},

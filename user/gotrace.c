@@ -411,11 +411,10 @@ static bool frame_is_machinery(const char *fn)
 	    "runtime.notifyListNotifyAll",
 	    "runtime.notifyListNotifyOne",
 	    /*
-	     * What the runtime's own trace skips too (its traceskip); not
-	     * Mutex.lockSlow: the capture's symbols do not expand inlined
-	     * frames, so Lock would not show and lockSlow says more than the
-	     * caller alone.
+	     * What the runtime's own trace skips too (its traceskip); with
+	     * inlined frames expanded, Mutex.Lock shows above the caller.
 	     */
+	    "sync.(*Mutex).lockSlow",
 	    "internal/poll.(*pollDesc).wait",
 	    "internal/poll.(*pollDesc).waitRead",
 	    "internal/poll.(*pollDesc).waitWrite",
