@@ -26,7 +26,7 @@ struct ctr_writer *ctr_writer_open(const char *path);
 int ctr_writer_add(struct ctr_writer *w, const void *rec);
 /* Convenience for REC_META: key/value strings. */
 int ctr_writer_meta(struct ctr_writer *w, const char *key, const char *value);
-/* Flushes the pending block (called at watermarks and at the end). */
+/* Writes the pending block (after the metadata, every second, and at the end). */
 int ctr_writer_flush(struct ctr_writer *w);
 /* Flushes and closes; returns 0 or -errno of the first failure. */
 int ctr_writer_close(struct ctr_writer *w);

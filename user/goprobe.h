@@ -43,7 +43,7 @@ int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w, uint6
 void goprobe_note(struct goprobe *gp, const struct ev_header *h);
 /* Writes REC_GO_SYM records for every pc noted. */
 int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w);
-/* Total probe hits recorded per attached process is in the capture; this is for -v. */
+/* Detaches every probe and frees gp. */
 void goprobe_close(struct goprobe *gp);
 
 #endif /* CTRACE_GOPROBE_H */

@@ -53,7 +53,6 @@ struct recorder {
 	uint64_t events;
 	pid_t exec_queue[EXEC_QUEUE][2];
 	int nexec;
-	uint64_t exec_overflow;
 	struct goprobe *go;
 	pid_t go_pending[MAX_TARGETS + 1]; /* Go processes awaiting their snapshot */
 	int ngo_pending;
@@ -85,12 +84,11 @@ static int on_record(void *ctx, const struct ev_header *h)
 	if (h->type == EV_PROCESS_EXEC) {
 		const struct ev_process_exec *e = (const void *)h;
 
+		/* Past the queue, the exec record's filename stands in for the cmdline. */
 		if (r->nexec < EXEC_QUEUE) {
 			r->exec_queue[r->nexec][0] = h->tgid;
 			r->exec_queue[r->nexec][1] = e->pid;
 			r->nexec++;
-		} else {
-			r->exec_overflow++;
 		}
 	}
 	return 0;

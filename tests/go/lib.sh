@@ -1,6 +1,6 @@
 # Shared by the goelf shell suites (sourced, not run): counters, the
-# checker build, and the Go environment. Callers set `here`, `root`, `work`
-# and `quiet` first.
+# checker build, the Go build, and the Go environment. Callers set `here`,
+# `root`, `work`, `quiet` and `goprog` (the Go program's directory) first.
 export GOTOOLCHAIN=local GOFLAGS= GO111MODULE=on
 export GOCACHE=${GOCACHE:-$root/tests/.cache/go-build}
 
@@ -38,4 +38,12 @@ build_goelf_check() {
 		"$here/goelf_check.c" "$root/user/goelf.c" -lelf -o "$gca" 2>/dev/null; then
 		gca=
 	fi
+}
+
+# gobuild GOROOT OUT CGO [build args]: builds $goprog with that toolchain.
+gobuild() {
+	local groot=$1 o=$2 cgo=$3
+	shift 3
+	(cd "$goprog" && GOROOT=$groot PATH=$groot/bin:$PATH CGO_ENABLED=$cgo \
+		go build -o "$o" "$@" .) >"$o.log" 2>&1
 }

@@ -16,6 +16,7 @@ work=$root/build/goelf-test
 quiet=0
 [ "${1:-}" = -q ] && quiet=1
 mkdir -p "$work"
+goprog=$here/goelf_prog
 . "$here/lib.sh"
 # runtime.goready is inlined into its callers since Go 1.21 (only the
 # per-caller closures "X.goready.func1" remain); runtime.ready does the work.
@@ -183,13 +184,6 @@ check_binary() {
 
 # --- build matrix ---
 
-# gobuild GOROOT OUT CGO [build args]
-gobuild() {
-	local groot=$1 o=$2 cgo=$3
-	shift 3
-	(cd "$here/goelf_prog" && GOROOT=$groot PATH=$groot/bin:$PATH CGO_ENABLED=$cgo \
-		go build -o "$o" "$@" .) >"$o.log" 2>&1
-}
 
 # stripcopy SRC DST
 stripcopy() {

@@ -18,6 +18,7 @@ work=$root/build/inline-test
 quiet=0
 [ "${1:-}" = -q ] && quiet=1
 mkdir -p "$work"
+goprog=$here/inline_prog
 . "$here/lib.sh"
 
 
@@ -122,13 +123,6 @@ check_binary() {
 	fi
 }
 
-# gobuild GOROOT OUT CGO [build args]
-gobuild() {
-	local groot=$1 o=$2 cgo=$3
-	shift 3
-	(cd "$here/inline_prog" && GOROOT=$groot PATH=$groot/bin:$PATH CGO_ENABLED=$cgo \
-		go build -o "$o" "$@" .) >"$o.log" 2>&1
-}
 
 # fuzz_inltree GO DIR: random bytes in the inline trees (go:func.*), which
 # the pclntab fuzzing of test_goelf.sh does not reach.
