@@ -7,15 +7,16 @@ O := build
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
-	  -Wno-missing-field-initializers -D_GNU_SOURCE -I$(O) -Iuser
+	  -Wno-missing-field-initializers -D_GNU_SOURCE -I$(O) -Iuser -I.
 LDLIBS += -lbpf -lelf -ldw -lz
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I$(O)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(O)/%.skel.h,$(BPF_SRCS))
-USER_SRCS := $(wildcard user/*.c)
-USER_OBJS := $(patsubst user/%.c,$(O)/%.o,$(USER_SRCS))
+# user/ is laid out as the pipeline (docs/architecture.md); one folder deep.
+USER_SRCS := $(wildcard user/*.c user/*/*.c)
+USER_OBJS := $(patsubst user/%.c,$(O)/user/%.o,$(USER_SRCS))
 
 .SECONDARY:
 .PHONY: all clean deps demo test bench format vmlinux
@@ -39,11 +40,16 @@ $(O)/%.bpf.o: bpf/%.bpf.c bpf/*.h $(O)/vmlinux.h | $(O)
 $(O)/%.skel.h: $(O)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< >$@.tmp && mv $@.tmp $@
 
-$(O)/%.o: user/%.c user/*.h bpf/*.h $(SKELS) | $(O)
-	$(CC) $(CFLAGS) -c $< -o $@
+# -MMD: each object depends on the headers it includes; the skeletons are
+# generated first since no .d file names them before the first build.
+$(O)/user/%.o: user/%.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 ctrace-bpf: $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+-include $(USER_OBJS:.o=.d)
 
 deps:
 	@scripts/deps.sh
@@ -61,7 +67,7 @@ bench: deps
 	@tests/bench/run.sh
 
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/workloads/*.c tests/go/*.c scripts/*.c
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*/*.[ch] tests/workloads/*.c tests/go/*.c scripts/*.c
 
 clean:
 	rm -rf $(O) ctrace-bpf

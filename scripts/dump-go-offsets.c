@@ -6,7 +6,7 @@
  *   dump-go-offsets --vars BINARY    the same plus the runtime globals
  *   dump-go-offsets --c BINARY       a C initializer for go_offsets_table.c
  *
- * Built with -DWITH_TABLE (linking user/go_offsets_table.c) it also offers
+ * Built with -DWITH_TABLE (linking user/go/go_offsets_table.c) it also offers
  *
  *   dump-go-offsets --table MINOR    the committed entry, as "name value"
  *   dump-go-offsets --reason MINOR STRING
@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "godwarf.h"
+#include "go/godwarf.h"
 
 static void print_plain(const struct go_offsets *o)
 {

@@ -1,15 +1,15 @@
 #!/bin/bash
-# Regenerates user/go_offsets_table.c: for every Go toolchain that
+# Regenerates user/go/go_offsets_table.c: for every Go toolchain that
 # tests/go/fetch-toolchains.sh provides, the runtime struct offsets (read from
 # the DWARF of scripts/offsets_probe built with that toolchain), the
 # goroutine status values and the wait reasons (parsed from that GOROOT's
 # runtime/runtime2.go). Only versions actually built are listed, so the
 # tracer refuses a stripped binary of any other version instead of guessing.
 #
-# usage: scripts/gen-go-offsets.sh [OUTPUT]   (default: user/go_offsets_table.c)
+# usage: scripts/gen-go-offsets.sh [OUTPUT]   (default: user/go/go_offsets_table.c)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:-$root/user/go_offsets_table.c}
+out=${1:-$root/user/go/go_offsets_table.c}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -20,9 +20,9 @@ die() {
 
 ${CC:-gcc} -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -D_GNU_SOURCE -I"$root/user" \
-	"$root/scripts/dump-go-offsets.c" "$root/user/godwarf.c" -o "$tmp/dump" -ldw -lelf
+	"$root/scripts/dump-go-offsets.c" "$root/user/go/godwarf.c" -o "$tmp/dump" -ldw -lelf
 
-# Wait reason name -> enum go_block_kind (user/go_offsets.h). A name that is
+# Wait reason name -> enum go_block_kind (user/go/go_offsets.h). A name that is
 # not listed becomes GB_OTHER with a warning, so a new Go is noticed.
 kind_of() {
 	case $1 in
@@ -191,7 +191,7 @@ done
  * neighbour, since runtime structs change between minor releases.
  */
 #include <stddef.h>
-#include "go_offsets.h"
+#include "go/go_offsets.h"
 
 struct go_waitreason {
 	const char *str;

@@ -19,7 +19,7 @@ of the C reader.
 `python3 tests/ctrlib.py X.ctr` prints a summary (start functions, blocks by
 reason, transition errors) for debugging.
 
-Wait reason strings come from user/go_offsets_table.c (the generated arrays
+Wait reason strings come from user/go/go_offsets_table.c (the generated arrays
 of Go's own strings, per minor version), parsed here.
 """
 

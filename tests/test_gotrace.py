@@ -1,5 +1,5 @@
 """`go tool trace` on traces of unmodified processes: the .gotrace writer
-(user/gotrace.c, go1.19 format) and the pprof profiles (user/pprof.c).
+(user/formats/gotrace.c, go1.19 format) and the pprof profiles (user/formats/pprof.c).
 
 The Go programs of tests/goprogs are built with Go 1.19 (build-matrix.sh)
 and recorded once per run (launch mode, and -p for lateattach); every test

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "convert.h"
-#include "record.h"
-#include "report.h"
-#include "util.h"
+#include "formats/convert.h"
+#include "record/record.h"
+#include "report/report.h"
+#include "lib/util.h"
 
 static void usage(FILE *f)
 {

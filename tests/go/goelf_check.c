@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Test driver for user/goelf.c: prints what goelf finds in a binary, in a
+ * Test driver for user/go/goelf.c: prints what goelf finds in a binary, in a
  * line format tests/go/test_goelf.sh compares with the Go toolchain's view.
  *
  * usage: goelf_check [-P] [-F] [-c N] [-s STEP:LEN] FILE [NAME | 0xPC]...
@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "goelf.h"
+#include "go/goelf.h"
 
 static void print_func(struct goelf *g, const char *name, size_t ncode)
 {

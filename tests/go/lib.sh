@@ -26,7 +26,7 @@ build_goelf_check() {
 		-Wno-missing-field-initializers -D_GNU_SOURCE -I$root/user"
 
 	gc=$work/goelf_check
-	if ${CC:-gcc} $cflags "$here/goelf_check.c" "$root/user/goelf.c" -lelf -o "$gc"; then
+	if ${CC:-gcc} $cflags "$here/goelf_check.c" "$root/user/go/goelf.c" -lelf -o "$gc"; then
 		ok "build goelf_check"
 	else
 		bad "build goelf_check"
@@ -35,7 +35,7 @@ build_goelf_check() {
 	fi
 	gca=$work/goelf_check_asan
 	if ! ${CC:-gcc} $cflags -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
-		"$here/goelf_check.c" "$root/user/goelf.c" -lelf -o "$gca" 2>/dev/null; then
+		"$here/goelf_check.c" "$root/user/go/goelf.c" -lelf -o "$gca" 2>/dev/null; then
 		gca=
 	fi
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Checks user/goelf.c against the Go toolchain's own view of the same
+# Checks user/go/goelf.c against the Go toolchain's own view of the same
 # binaries (`go version`, `go tool nm`, `go tool addr2line`). For every
 # toolchain fetch-toolchains.sh provides, tests/go/goelf_prog is built in
 # several link variants; stripped variants are compared with their

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Checks user/go_offsets_table.c against reality, per Go toolchain from
+# Checks user/go/go_offsets_table.c against reality, per Go toolchain from
 # fetch-toolchains.sh: a program unlike the generator's probe
 # (tests/go/offsets_target, built with cgo where possible) must yield, from
 # its own DWARF, exactly the table's offsets for its version -- that is what
@@ -27,7 +27,7 @@ bad() {
 
 if ! ${CC:-gcc} -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -D_GNU_SOURCE -DWITH_TABLE -I"$root/user" \
-	"$root/scripts/dump-go-offsets.c" "$root/user/godwarf.c" "$root/user/go_offsets_table.c" \
+	"$root/scripts/dump-go-offsets.c" "$root/user/go/godwarf.c" "$root/user/go/go_offsets_table.c" \
 	-o "$tmp/dump" -ldw -lelf 2>"$tmp/cc.log"; then
 	cat "$tmp/cc.log"
 	bad "build dump-go-offsets"

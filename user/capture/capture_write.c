@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Capture writer: records are appended to a block buffer; a full block is
+ * zlib-compressed and written whole, so a capture cut short (kill -9, full
+ * disk) still holds every complete block before the cut.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "capture/capture.h"
+#include "capture/capture_format.h"
+
+struct ctr_writer {
+	int fd;
+	int err;
+	unsigned char *raw;
+	size_t len;
+	unsigned char *z;
+	size_t zcap;
+	uint64_t bytes;
+};
+
+static int write_all(struct ctr_writer *w, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t r = write(w->fd, c, n);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += r;
+		n -= r;
+		w->bytes += r;
+	}
+	return 0;
+}
+
+struct ctr_writer *ctr_writer_open(const char *path)
+{
+	struct ctr_writer *w = calloc(1, sizeof(*w));
+	struct ctr_file_header fh = {0};
+	int err;
+
+	if (!w)
+		return NULL;
+	w->raw = malloc(CTR_BLOCK_RAW);
+	w->zcap = compressBound(CTR_BLOCK_RAW);
+	w->z = malloc(w->zcap);
+	if (!w->raw || !w->z) {
+		err = ENOMEM;
+		goto fail;
+	}
+	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w->fd < 0) {
+		err = errno;
+		goto fail;
+	}
+	memcpy(fh.magic, CTR_MAGIC, sizeof(fh.magic));
+	fh.version = CTR_VERSION;
+	fh.header_size = sizeof(fh);
+	err = -write_all(w, &fh, sizeof(fh));
+	if (err) {
+		close(w->fd);
+		unlink(path);
+		goto fail;
+	}
+	return w;
+fail:
+	free(w->raw);
+	free(w->z);
+	free(w);
+	errno = err;
+	return NULL;
+}
+
+int ctr_writer_flush(struct ctr_writer *w)
+{
+	struct ctr_block_header bh;
+	uLongf zlen = w->zcap;
+
+	if (w->err)
+		return w->err;
+	if (!w->len)
+		return 0;
+	/* Level 1: the collector shares the CPUs with what it traces. */
+	if (compress2(w->z, &zlen, w->raw, w->len, 1) != Z_OK) {
+		w->err = -EIO;
+		return w->err;
+	}
+	bh.magic = CTR_BLOCK_MAGIC;
+	bh.raw_len = w->len;
+	bh.z_len = zlen;
+	/* The zlib stream's own Adler-32 already checks the block. */
+	bh.crc32 = 0;
+	w->err = write_all(w, &bh, sizeof(bh));
+	if (!w->err)
+		w->err = write_all(w, w->z, zlen);
+	w->len = 0;
+	return w->err;
+}
+
+/* Records are padded to 8 bytes so readers can use them in place. */
+int ctr_writer_add(struct ctr_writer *w, const void *rec)
+{
+	const struct ev_header *h = rec;
+	size_t padded = (h->size + 7u) & ~7u;
+
+	if (w->err)
+		return w->err;
+	if (h->size < sizeof(*h) || padded > 0xffff)
+		return -EINVAL;
+	if (w->len + padded > CTR_BLOCK_RAW && ctr_writer_flush(w))
+		return w->err;
+	memcpy(w->raw + w->len, rec, h->size);
+	memset(w->raw + w->len + h->size, 0, padded - h->size);
+	((struct ev_header *)(w->raw + w->len))->size = padded;
+	w->len += padded;
+	return 0;
+}
+
+int ctr_writer_meta(struct ctr_writer *w, const char *key, const char *value)
+{
+	size_t kl = strlen(key) + 1, vl = strlen(value) + 1;
+	struct ev_header *h;
+	char buf[4096];
+
+	if (sizeof(*h) + kl + vl > sizeof(buf))
+		return -E2BIG;
+	h = (struct ev_header *)buf;
+	memset(h, 0, sizeof(*h));
+	h->type = REC_META;
+	h->size = sizeof(*h) + kl + vl;
+	memcpy(buf + sizeof(*h), key, kl);
+	memcpy(buf + sizeof(*h) + kl, value, vl);
+	return ctr_writer_add(w, buf);
+}
+
+uint64_t ctr_writer_bytes(const struct ctr_writer *w)
+{
+	return w->bytes + w->len;
+}
+
+int ctr_writer_close(struct ctr_writer *w)
+{
+	int err = ctr_writer_flush(w);
+
+	if (!err && fsync(w->fd) < 0 && errno != EINVAL)
+		err = -errno;
+	if (close(w->fd) < 0 && !err)
+		err = -errno;
+	free(w->raw);
+	free(w->z);
+	free(w);
+	return err;
+}

@@ -1,0 +1,726 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * pprof profiles written straight from a capture, for `go tool pprof`:
+ *
+ * - off-CPU time of threads, from sched_switch: each stretch between a
+ *   thread's switch-out and its next switch-in. The capture has no thread
+ *   stacks, so the stack is made up: the syscall the thread was in (or why
+ *   it was off-CPU outside one) on top of the thread's name;
+ * - goroutine blocking, from gostate: each Blocked period, on the stack the
+ *   goroutine parked with, labelled by Go's wait reason. Runtime-internal
+ *   goroutines are left out, as in Go's own block profile.
+ *
+ * Both are gzipped profile.proto, encoded with pbwriter.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "model/gostate.h"
+#include "formats/gotrace.h"
+#include "lib/output.h"
+#include "lib/pbwriter.h"
+#include "formats/pprof.h"
+#include "lib/util.h"
+
+#define NB	  4096
+#define MAX_LOCS  40
+#define MAX_LINES 8 /* per location: inlined calls, then the physical function */
+
+/* ---- a small profile builder: interned strings, functions, locations, samples ---- */
+
+struct pp_str {
+	char *s;
+	uint64_t idx;
+	struct pp_str *next;
+};
+
+struct pp_fn {
+	uint64_t id, name, file;
+	struct pp_fn *next;
+};
+
+struct pp_loc {
+	uint64_t id;
+	uint32_t tgid;
+	uint64_t pc; /* 0: synthetic, keyed by function */
+	int nline;   /* innermost first, as pprof's Line list */
+	uint64_t fn[MAX_LINES];
+	int64_t line[MAX_LINES];
+	struct pp_loc *next;
+};
+
+struct pp_label {
+	uint64_t key, str;
+	int64_t num;
+};
+
+struct pp_sample {
+	uint32_t hash;
+	int nloc, nlabel;
+	uint64_t loc[MAX_LOCS];
+	struct pp_label label[3];
+	int64_t val[2];
+	struct pp_sample *next, *order;
+};
+
+struct pp {
+	struct pp_str *strs[NB];
+	struct pp_str **str_order;
+	uint64_t nstr, str_cap;
+	struct pp_fn *fns[NB], **fn_order;
+	uint64_t nfn, fn_cap;
+	struct pp_loc *locs[NB], **loc_order;
+	uint64_t nloc, loc_cap;
+	struct pp_sample *samples[NB], *first, **tail;
+	uint64_t nsample;
+	bool oom;
+};
+
+static uint32_t fnv(const void *d, size_t n, uint32_t h)
+{
+	const uint8_t *p = d;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static bool grow(void **arr, uint64_t *cap, uint64_t n, size_t elem)
+{
+	void *p;
+	uint64_t c;
+
+	if (n < *cap)
+		return true;
+	c = *cap ? *cap * 2 : 256;
+	p = realloc(*arr, c * elem);
+	if (!p)
+		return false;
+	*arr = p;
+	*cap = c;
+	return true;
+}
+
+static void pp_init(struct pp *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->tail = &p->first;
+}
+
+static uint64_t pp_str(struct pp *p, const char *s)
+{
+	uint32_t b = fnv(s, strlen(s), 2166136261u) & (NB - 1);
+	struct pp_str *e;
+
+	for (e = p->strs[b]; e; e = e->next)
+		if (!strcmp(e->s, s))
+			return e->idx;
+	if (!grow((void **)&p->str_order, &p->str_cap, p->nstr, sizeof(*p->str_order)) ||
+	    !(e = calloc(1, sizeof(*e))) || !(e->s = strdup(s))) {
+		if (e)
+			free(e);
+		p->oom = true;
+		return 0;
+	}
+	e->idx = p->nstr;
+	p->str_order[p->nstr++] = e;
+	e->next = p->strs[b];
+	p->strs[b] = e;
+	return e->idx;
+}
+
+static uint64_t pp_fn(struct pp *p, const char *name, const char *file)
+{
+	uint64_t n = pp_str(p, name), f = pp_str(p, file);
+	uint32_t b = (n * 31 + f) & (NB - 1);
+	struct pp_fn *e;
+
+	for (e = p->fns[b]; e; e = e->next)
+		if (e->name == n && e->file == f)
+			return e->id;
+	if (!grow((void **)&p->fn_order, &p->fn_cap, p->nfn, sizeof(*p->fn_order)) ||
+	    !(e = calloc(1, sizeof(*e)))) {
+		p->oom = true;
+		return 0;
+	}
+	e->id = ++p->nfn;
+	e->name = n;
+	e->file = f;
+	p->fn_order[e->id - 1] = e;
+	e->next = p->fns[b];
+	p->fns[b] = e;
+	return e->id;
+}
+
+/* A location for a return address in tgid (symbolized once), or a made-up one (pc 0). */
+static uint64_t pp_loc(struct pp *p, struct ctr_reader *r, uint32_t tgid, uint64_t pc,
+		       const char *synth)
+{
+	uint64_t fn = 0, fns[MAX_LINES];
+	int64_t lines[MAX_LINES];
+	int n = 1;
+	uint32_t b;
+	struct pp_loc *e;
+
+	if (synth) {
+		fn = pp_fn(p, synth, "");
+		b = fn & (NB - 1);
+	} else {
+		b = (uint32_t)((pc * 0x9e3779b97f4a7c15ull ^ tgid) >> 40) & (NB - 1);
+	}
+	for (e = p->locs[b]; e; e = e->next)
+		if (synth ? !e->pc && e->fn[0] == fn : e->pc == pc && e->tgid == tgid)
+			return e->id;
+	fns[0] = fn;
+	lines[0] = 0;
+	if (!synth) {
+		const struct ctr_go_sym *sym[MAX_LINES];
+		char buf[32];
+
+		/* One Line per inlined call, innermost first, as pprof expects. */
+		n = ctr_go_sym_frames(r, tgid, pc, false, sym, MAX_LINES);
+		for (int i = 0; i < n; i++) {
+			fns[i] = pp_fn(p, sym[i]->func, sym[i]->file);
+			lines[i] = sym[i]->line;
+		}
+		if (!n || !sym[0]->func[0]) {
+			snprintf(buf, sizeof(buf), "%#" PRIx64, pc);
+			fns[0] = pp_fn(p, buf, "");
+			lines[0] = 0;
+			n = 1;
+		}
+	}
+	if (!grow((void **)&p->loc_order, &p->loc_cap, p->nloc, sizeof(*p->loc_order)) ||
+	    !(e = calloc(1, sizeof(*e)))) {
+		p->oom = true;
+		return 0;
+	}
+	e->id = ++p->nloc;
+	e->tgid = tgid;
+	e->pc = synth ? 0 : pc;
+	e->nline = n;
+	memcpy(e->fn, fns, n * sizeof(fns[0]));
+	memcpy(e->line, lines, n * sizeof(lines[0]));
+	p->loc_order[e->id - 1] = e;
+	e->next = p->locs[b];
+	p->locs[b] = e;
+	return e->id;
+}
+
+static void pp_add(struct pp *p, const struct pp_sample *k, int64_t v0, int64_t v1)
+{
+	uint32_t h = fnv(k->loc, k->nloc * sizeof(k->loc[0]), 2166136261u);
+	struct pp_sample *s;
+
+	h = fnv(k->label, k->nlabel * sizeof(k->label[0]), h);
+	for (s = p->samples[h & (NB - 1)]; s; s = s->next)
+		if (s->hash == h && s->nloc == k->nloc && s->nlabel == k->nlabel &&
+		    !memcmp(s->loc, k->loc, k->nloc * sizeof(k->loc[0])) &&
+		    !memcmp(s->label, k->label, k->nlabel * sizeof(k->label[0])))
+			break;
+	if (!s) {
+		s = malloc(sizeof(*s));
+		if (!s) {
+			p->oom = true;
+			return;
+		}
+		*s = *k;
+		s->hash = h;
+		s->val[0] = s->val[1] = 0;
+		s->next = p->samples[h & (NB - 1)];
+		p->samples[h & (NB - 1)] = s;
+		s->order = NULL;
+		*p->tail = s;
+		p->tail = &s->order;
+		p->nsample++;
+	}
+	s->val[0] += v0;
+	s->val[1] += v1;
+}
+
+static void label_str(struct pp *p, struct pp_sample *k, const char *key, const char *v)
+{
+	struct pp_label *l = &k->label[k->nlabel++];
+
+	memset(l, 0, sizeof(*l));
+	l->key = pp_str(p, key);
+	l->str = pp_str(p, v);
+}
+
+static void label_num(struct pp *p, struct pp_sample *k, const char *key, int64_t v)
+{
+	struct pp_label *l = &k->label[k->nlabel++];
+
+	memset(l, 0, sizeof(*l));
+	l->key = pp_str(p, key);
+	l->num = v;
+}
+
+static void value_type(struct pbw *w, int field, uint64_t type, uint64_t unit)
+{
+	pbw_begin(w, field);
+	pbw_int(w, 1, type);
+	pbw_int(w, 2, unit);
+	pbw_end(w);
+}
+
+static int pp_write(struct pp *p, const char *path, const char *count_type,
+		    const char *value_type_name, const struct ctr_info *in)
+{
+	uint64_t ct = pp_str(p, count_type), cu = pp_str(p, "count");
+	uint64_t vt = pp_str(p, value_type_name), vu = pp_str(p, "nanoseconds");
+	struct pbw w;
+	struct out *o;
+	int e;
+
+	if (p->oom)
+		return -ENOMEM;
+	pbw_init(&w);
+	value_type(&w, 1, ct, cu);
+	value_type(&w, 1, vt, vu);
+	for (struct pp_sample *s = p->first; s; s = s->order) {
+		pbw_begin(&w, 2);
+		pbw_begin(&w, 1);
+		for (int i = 0; i < s->nloc; i++)
+			pbw_raw_varint(&w, s->loc[i]);
+		pbw_end(&w);
+		pbw_begin(&w, 2);
+		pbw_raw_varint(&w, s->val[0]);
+		pbw_raw_varint(&w, s->val[1]);
+		pbw_end(&w);
+		for (int i = 0; i < s->nlabel; i++) {
+			pbw_begin(&w, 3);
+			pbw_int(&w, 1, s->label[i].key);
+			if (s->label[i].str)
+				pbw_int(&w, 2, s->label[i].str);
+			else
+				pbw_int(&w, 3, s->label[i].num);
+			pbw_end(&w);
+		}
+		pbw_end(&w);
+	}
+	/* One mapping that says symbols are already there, so pprof does not look for binaries. */
+	pbw_begin(&w, 3);
+	pbw_uint(&w, 1, 1);
+	pbw_uint(&w, 3, UINT64_MAX);
+	pbw_bool(&w, 7, 1);
+	pbw_bool(&w, 8, 1);
+	pbw_bool(&w, 9, 1);
+	pbw_bool(&w, 10, 1); /* has_inline_frames */
+	pbw_end(&w);
+	for (uint64_t i = 0; i < p->nloc; i++) {
+		const struct pp_loc *l = p->loc_order[i];
+
+		pbw_begin(&w, 4);
+		pbw_uint(&w, 1, l->id);
+		pbw_uint(&w, 2, 1);
+		if (l->pc)
+			pbw_uint(&w, 3, l->pc);
+		for (int k = 0; k < l->nline; k++) {
+			pbw_begin(&w, 4);
+			pbw_uint(&w, 1, l->fn[k]);
+			if (l->line[k] > 0)
+				pbw_int(&w, 2, l->line[k]);
+			pbw_end(&w);
+		}
+		pbw_end(&w);
+	}
+	for (uint64_t i = 0; i < p->nfn; i++) {
+		const struct pp_fn *f = p->fn_order[i];
+
+		pbw_begin(&w, 5);
+		pbw_uint(&w, 1, f->id);
+		pbw_int(&w, 2, f->name);
+		pbw_int(&w, 3, f->name);
+		pbw_int(&w, 4, f->file);
+		pbw_end(&w);
+	}
+	for (uint64_t i = 0; i < p->nstr; i++)
+		pbw_string(&w, 6, p->str_order[i]->s);
+	pbw_int(&w, 9, in->start_ts + in->realtime_offset_ns);
+	pbw_int(&w, 10, in->end_ts > in->start_ts ? in->end_ts - in->start_ts : 0);
+	value_type(&w, 11, vt, vu);
+	pbw_int(&w, 12, 1);
+	pbw_int(&w, 14, vt);
+	if (w.err) {
+		e = -w.err;
+		pbw_free(&w);
+		return e;
+	}
+	o = out_open(path, 1);
+	if (!o) {
+		e = -errno;
+		pbw_free(&w);
+		return e;
+	}
+	out_write(o, w.buf, w.len);
+	pbw_free(&w);
+	return out_close(o);
+}
+
+static void pp_free(struct pp *p)
+{
+	for (uint64_t i = 0; i < p->nstr; i++) {
+		free(p->str_order[i]->s);
+		free(p->str_order[i]);
+	}
+	for (uint64_t i = 0; i < p->nfn; i++)
+		free(p->fn_order[i]);
+	for (uint64_t i = 0; i < p->nloc; i++)
+		free(p->loc_order[i]);
+	while (p->first) {
+		struct pp_sample *s = p->first;
+
+		p->first = s->order;
+		free(s);
+	}
+	free(p->str_order);
+	free(p->fn_order);
+	free(p->loc_order);
+}
+
+/* ---- collection ---- */
+
+struct thr {
+	uint32_t tid, tgid;
+	uint64_t out_ts; /* 0: on CPU or not seen leaving it */
+	int64_t out_state;
+	long sys; /* syscall it is in, -1 none */
+	long out_sys;
+	char comm[TASK_COMM_LEN];
+	struct thr *next;
+};
+
+struct gblk {
+	uint64_t since;
+	const char *reason;
+	int nstack;
+	__u64 stack[GO_MAX_STACK];
+};
+
+struct ctx {
+	struct ctr_reader *r;
+	const struct ctr_info *in;
+	struct pp thr_prof, go_prof;
+	struct thr *thr[NB];
+	uint32_t *traced;
+	size_t ntraced, traced_cap;
+	uint64_t end_ts;
+	uint64_t go_samples, thr_samples;
+};
+
+static bool traced(struct ctx *c, uint32_t tgid)
+{
+	for (size_t i = 0; i < c->ntraced; i++)
+		if (c->traced[i] == tgid)
+			return true;
+	return false;
+}
+
+static struct thr *thr_get(struct ctx *c, uint32_t tid)
+{
+	unsigned int b = (tid * 2654435761u) >> 20 & (NB - 1);
+	struct thr *t;
+
+	for (t = c->thr[b]; t; t = t->next)
+		if (t->tid == tid)
+			return t;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->tid = tid;
+	t->sys = -1;
+	t->next = c->thr[b];
+	c->thr[b] = t;
+	return t;
+}
+
+static const char *state_name(int64_t s)
+{
+	switch (s & 0xff) {
+	case 0:
+		return "R";
+	case 1:
+		return "S";
+	case 2:
+		return "D";
+	case 4:
+	case 8:
+		return "T";
+	case 0x40:
+		return "P";
+	case 0x80:
+		return "I";
+	default:
+		return "?";
+	}
+}
+
+static void thr_sample(struct ctx *c, struct thr *t, uint64_t ts)
+{
+	struct pp *p = &c->thr_prof;
+	struct pp_sample k;
+	const char *sname = NULL;
+	char leaf[80];
+
+	if (!t->out_ts || ts < t->out_ts || !traced(c, t->tgid)) {
+		t->out_ts = 0;
+		return;
+	}
+	memset(&k, 0, sizeof(k));
+	if (t->out_sys >= 0)
+		sname = syscall_name(c->in->machine, t->out_sys);
+	if (t->out_sys >= 0 && sname)
+		snprintf(leaf, sizeof(leaf), "syscall:%s", sname);
+	else if (t->out_sys >= 0)
+		snprintf(leaf, sizeof(leaf), "syscall:%ld", t->out_sys);
+	else if (!(t->out_state & 0xff))
+		snprintf(leaf, sizeof(leaf), "(preempted)");
+	else
+		snprintf(leaf, sizeof(leaf), "(outside a syscall, state %s)",
+			 state_name(t->out_state));
+	k.loc[k.nloc++] = pp_loc(p, c->r, 0, 0, leaf);
+	k.loc[k.nloc++] = pp_loc(p, c->r, 0, 0, t->comm[0] ? t->comm : "?");
+	label_num(p, &k, "pid", t->tgid);
+	label_num(p, &k, "tid", t->tid);
+	label_str(p, &k, "state", state_name(t->out_state));
+	pp_add(p, &k, 1, ts - t->out_ts);
+	c->thr_samples++;
+	t->out_ts = 0;
+}
+
+static void on_sched(struct ctx *c, const struct ev_sched_switch *e)
+{
+	struct thr *t;
+
+	/* A thread's last switch (dead, zombie) starts no off-CPU stretch. */
+	if (e->prev_pid && (t = thr_get(c, e->prev_pid))) {
+		t->tgid = e->prev_tgid;
+		t->out_ts = e->prev_state & 0x30 ? 0 : e->h.ts;
+		t->out_state = e->prev_state;
+		t->out_sys = t->sys;
+		memcpy(t->comm, e->prev_comm, sizeof(t->comm));
+		t->comm[sizeof(t->comm) - 1] = 0;
+	}
+	if (e->next_pid && (t = thr_get(c, e->next_pid)))
+		thr_sample(c, t, e->h.ts);
+}
+
+static bool system_goroutine(const struct gs_gor *g)
+{
+	return !strncmp(g->start_func, "runtime.", 8) && strcmp(g->start_func, "runtime.main");
+}
+
+static void go_sample(struct ctx *c, struct gs_gor *g, struct gblk *b, uint64_t ts)
+{
+	struct pp *p = &c->go_prof;
+	struct pp_sample k;
+	int i;
+
+	if (ts < b->since || system_goroutine(g))
+		return;
+	memset(&k, 0, sizeof(k));
+	for (i = gotrace_skip_frames(c->r, g->tgid, b->stack, b->nstack);
+	     i < b->nstack && k.nloc < MAX_LOCS; i++)
+		k.loc[k.nloc++] = pp_loc(p, c->r, g->tgid, b->stack[i], NULL);
+	if (!k.nloc)
+		k.loc[k.nloc++] = pp_loc(p, c->r, 0, 0, g->start_func[0] ? g->start_func : "?");
+	label_str(p, &k, "reason", b->reason ? b->reason : "?");
+	label_num(p, &k, "pid", g->tgid);
+	pp_add(p, &k, 1, ts - b->since);
+	c->go_samples++;
+}
+
+static void g_create(void *ctx, struct gs_gor *g, uint64_t ts, const __u64 *stack, int n)
+{
+	g->user = NULL;
+}
+
+static void g_transition(void *ctx, const struct gs_trans *t)
+{
+	struct ctx *c = ctx;
+	struct gblk *b = t->g->user;
+
+	if (t->from == GS_BLOCKED && b) {
+		go_sample(c, t->g, b, t->ts);
+		free(b);
+		t->g->user = b = NULL;
+	}
+	if (t->to != GS_BLOCKED)
+		return;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return;
+	b->since = t->ts;
+	b->reason = t->reason_str ? t->reason_str : t->label;
+	b->nstack = t->nstack < GO_MAX_STACK ? t->nstack : GO_MAX_STACK;
+	if (b->nstack > 0)
+		memcpy(b->stack, t->stack, b->nstack * sizeof(b->stack[0]));
+	t->g->user = b;
+}
+
+static void g_destroy(void *ctx, struct gs_gor *g)
+{
+	struct ctx *c = ctx;
+	struct gblk *b = g->user;
+
+	/* Still blocked at the end (a deadlock, an idle worker): it counts until then. */
+	if (b && g->state == GS_BLOCKED)
+		go_sample(c, g, b, c->end_ts);
+	free(b);
+	g->user = NULL;
+}
+
+static const struct gs_ops g_ops = {
+    .create = g_create,
+    .transition = g_transition,
+    .destroy = g_destroy,
+};
+
+static char *join(const char *dir, const char *name)
+{
+	char *s;
+
+	if (asprintf(&s, "%s/%s", dir, name) < 0)
+		return NULL;
+	return s;
+}
+
+int pprof_write_dir(const char *capture, const char *dir, bool quiet)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	const struct ev_header *h;
+	struct gostate *gs = NULL;
+	char err[512], *path = NULL;
+	bool have_go;
+	int rc = -1, e;
+
+	if (!c) {
+		errmsg("out of memory");
+		return -1;
+	}
+	c->r = ctr_open(capture, err, sizeof(err));
+	if (!c->r) {
+		errmsg("%s", err);
+		free(c);
+		return -1;
+	}
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		errmsg("cannot create %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	c->in = ctr_info(c->r);
+	pp_init(&c->thr_prof);
+	pp_init(&c->go_prof);
+	pp_str(&c->thr_prof, "");
+	pp_str(&c->go_prof, "");
+	have_go = ctr_go_proc_count(c->r) > 0;
+
+	/* The traced processes are those whose syscalls were recorded. */
+	if (ctr_rewind(c->r))
+		goto read_err;
+	while ((e = ctr_next(c->r, &h)) > 0) {
+		if (h->type != EV_SYS_ENTER || traced(c, h->tgid))
+			continue;
+		if (!grow((void **)&c->traced, &c->traced_cap, c->ntraced, sizeof(*c->traced)))
+			goto oom;
+		c->traced[c->ntraced++] = h->tgid;
+	}
+	if (e < 0)
+		goto read_err;
+
+	if (have_go && !(gs = gostate_new(c->r, &g_ops, c)))
+		goto oom;
+	if (ctr_rewind(c->r))
+		goto read_err;
+	while ((e = ctr_next(c->r, &h)) > 0) {
+		struct thr *t;
+
+		if (h->ts > c->end_ts)
+			c->end_ts = h->ts;
+		if (gs)
+			gostate_event(gs, h);
+		switch (h->type) {
+		case EV_SCHED_SWITCH:
+			on_sched(c, (const struct ev_sched_switch *)h);
+			break;
+		case EV_SYS_ENTER:
+			if ((t = thr_get(c, h->tid)))
+				t->sys = ((const struct ev_sys_enter *)h)->id;
+			break;
+		case EV_SYS_EXIT:
+			if ((t = thr_get(c, h->tid)))
+				t->sys = -1;
+			break;
+		case EV_PROCESS_EXIT:
+			if ((t = thr_get(c, ((const struct ev_process_exit *)h)->pid)))
+				t->out_ts = 0;
+			break;
+		}
+	}
+	if (e < 0)
+		goto read_err;
+	if (c->in->end_ts > c->end_ts)
+		c->end_ts = c->in->end_ts;
+	/* Threads still off-CPU at the end: until the end. */
+	for (int b = 0; b < NB; b++)
+		for (struct thr *t = c->thr[b]; t; t = t->next)
+			if (t->out_ts)
+				thr_sample(c, t, c->end_ts);
+	if (gs)
+		gostate_finish(gs, c->end_ts);
+
+	path = join(dir, "offcpu-threads.pb.gz");
+	if (!path)
+		goto oom;
+	e = pp_write(&c->thr_prof, path, "switches", "off_cpu", c->in);
+	if (e) {
+		errmsg("writing %s: %s", path, strerror(-e));
+		goto out;
+	}
+	if (!quiet)
+		fprintf(stderr,
+			"ctrace-bpf: wrote %s (%" PRIu64 " samples); read it with: "
+			"go tool pprof -top %s\n",
+			path, c->thr_prof.nsample, path);
+	if (have_go) {
+		free(path);
+		path = join(dir, "block-goroutines.pb.gz");
+		if (!path)
+			goto oom;
+		e = pp_write(&c->go_prof, path, "contentions", "delay", c->in);
+		if (e) {
+			errmsg("writing %s: %s", path, strerror(-e));
+			goto out;
+		}
+		if (!quiet)
+			fprintf(stderr, "ctrace-bpf: wrote %s (%" PRIu64 " samples)\n", path,
+				c->go_prof.nsample);
+	}
+	rc = 0;
+	goto out;
+read_err:
+	errmsg("%s", ctr_error(c->r));
+	goto out;
+oom:
+	errmsg("out of memory");
+out:
+	free(path);
+	gostate_free(gs);
+	for (int b = 0; b < NB; b++)
+		while (c->thr[b]) {
+			struct thr *t = c->thr[b];
+
+			c->thr[b] = t->next;
+			free(t);
+		}
+	pp_free(&c->thr_prof);
+	pp_free(&c->go_prof);
+	free(c->traced);
+	ctr_close(c->r);
+	free(c);
+	return rc;
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * amd64 code patterns in Go runtime functions: where to put a cheap uprobe,
+ * and which globals a function loads. Only the few shapes the Go compiler
+ * emits are recognised; anything else falls back to the safe answer.
+ */
+#include <string.h>
+#include "go/go_x86.h"
+
+/*
+ * Go's stack check is one of
+ *   CMPQ SP, d8(R14)                          49 3b 66 d8
+ *   LEAQ -n(SP), R12; CMPQ R12, d8(R14)       4c 8d 64 24 d8 | 4c 8d a4 24 d32; 4d 3b 66 d8
+ * followed by JBE to morestack (76 rel8 | 0f 86 rel32). The JBE is emulated
+ * by the kernel's uprobe code, the CMPQ would be single-stepped, and the
+ * argument registers are still untouched there.
+ */
+int go_probe_site(const uint8_t *code, size_t len, struct go_probe_site *site)
+{
+	size_t i = 0;
+	bool r12 = false;
+
+	memset(site, 0, sizeof(*site));
+	if (len >= 5 && code[0] == 0x4c && code[1] == 0x8d && code[2] == 0x64 && code[3] == 0x24) {
+		i = 5;
+		r12 = true;
+	} else if (len >= 8 && code[0] == 0x4c && code[1] == 0x8d && code[2] == 0xa4 &&
+		   code[3] == 0x24) {
+		i = 8;
+		r12 = true;
+	}
+	if (len >= i + 6 && code[i + 1] == 0x3b && code[i + 2] == 0x66 &&
+	    ((!r12 && code[i] == 0x49) || (r12 && code[i] == 0x4d))) {
+		uint8_t disp = code[i + 3];
+		size_t j = i + 4;
+
+		if (code[j] == 0x76 || (code[j] == 0x0f && code[j + 1] == 0x86)) {
+			site->offset = j;
+			site->guard_disp = disp;
+			site->cmp_r12 = r12;
+			site->emulated = true;
+			return 0;
+		}
+	}
+	/* nosplit functions with a frame pointer start with PUSHQ BP. */
+	if (len >= 1 && code[0] == 0x55) {
+		site->offset = 0;
+		site->emulated = true;
+		return 0;
+	}
+	site->offset = 0;
+	site->emulated = false;
+	return 0;
+}
+
+int go_find_call(const uint8_t *code, size_t len, uint64_t code_addr, uint64_t target,
+		 size_t *offset)
+{
+	for (size_t i = 0; i + 5 <= len; i++) {
+		int32_t rel;
+
+		if (code[i] != 0xe8)
+			continue;
+		memcpy(&rel, code + i + 1, 4);
+		if (code_addr + i + 5 + (int64_t)rel == target) {
+			*offset = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* MOVQ disp32(RIP), reg: REX.W (48 or 4c), 8b, ModRM with mod=00 rm=101. */
+size_t go_rip_loads(const uint8_t *code, size_t len, uint64_t code_addr, uint64_t *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i + 7 <= len && n < max; i++) {
+		int32_t disp;
+
+		if ((code[i] != 0x48 && code[i] != 0x4c) || code[i + 1] != 0x8b ||
+		    (code[i + 2] & 0xc7) != 0x05)
+			continue;
+		memcpy(&disp, code + i + 3, 4);
+		out[n++] = code_addr + i + 7 + (int64_t)disp;
+	}
+	return n;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Goroutine tracing of Go processes: binary inspection, runtime offsets,
+ * uprobes on the scheduler, goroutines alive at attach, and symbols for the
+ * pcs the capture mentions.
+ */
+#ifndef CTRACE_GOPROBE_H
+#define CTRACE_GOPROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "bpf/ctrace.h"
+
+struct goprobe;
+struct tracer;
+struct ctr_writer;
+
+enum {
+	GOPROBE_ATTACHED = 0,
+	GOPROBE_NOT_GO = 1,	 /* not a Go binary: thread-level tracing only */
+	GOPROBE_UNSUPPORTED = 2, /* a Go version without known offsets */
+};
+
+struct goprobe *goprobe_new(struct tracer *t, unsigned int stack_depth, bool verbose, char *err,
+			    size_t errlen);
+/*
+ * Inspects tgid's binary (path, or /proc/PID/exe when NULL) and attaches the
+ * scheduler probes. Returns a GOPROBE_* value with a one-line explanation in
+ * msg, or a negative errno with the reason in msg.
+ */
+int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, size_t len);
+/*
+ * Once the process runs the binary: writes its REC_GO_PROC and, with walk,
+ * one REC_GO_G per goroutine alive now, stamped attach_ts (the probes were
+ * live from then on, so later records refine what the walk declares).
+ * Returns 1 when done, 0 when the process has not exec'd the binary yet
+ * (launch mode), negative on error.
+ */
+int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w, uint64_t attach_ts,
+		     bool walk);
+/* Remembers the pcs of a goroutine record, to symbolize at the end. */
+void goprobe_note(struct goprobe *gp, const struct ev_header *h);
+/* Writes REC_GO_SYM records for every pc noted. */
+int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w);
+/* Detaches every probe and frees gp. */
+void goprobe_close(struct goprobe *gp);
+
+#endif /* CTRACE_GOPROBE_H */

@@ -1,0 +1,613 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "go/go_offsets.h"
+#include "model/gostate.h"
+
+#define NBUCKETS    4096
+#define MAX_MINOR   64
+#define MAX_REASON  64
+#define MAX_SYSCALL 512
+
+struct gnode {
+	struct gs_gor g;
+	struct gnode *next; /* hash chain */
+	uint64_t last_ts;   /* last event that showed it alive */
+	bool sys_exited;    /* left a syscall since it last started */
+	char *name;
+	char *start_func;
+};
+
+struct tnode {
+	uint32_t tid;
+	struct gnode *cur; /* goroutine running (or in a syscall) on it */
+	struct tnode *next;
+};
+
+struct gostate {
+	struct ctr_reader *r;
+	const struct gs_ops *ops;
+	void *ctx;
+	struct gnode *gs[NBUCKETS];
+	struct tnode *ts[NBUCKETS];
+	uint64_t repairs;
+	char *blocked_label[MAX_MINOR][MAX_REASON];
+	char *syscall_label[MAX_SYSCALL];
+};
+
+static unsigned int ghash(uint32_t tgid, int64_t goid)
+{
+	return ((uint64_t)goid * 0x9e3779b97f4a7c15ull ^ tgid * 2654435761u) >> 52 & (NBUCKETS - 1);
+}
+
+static struct gnode *gfind(struct gostate *s, uint32_t tgid, int64_t goid)
+{
+	for (struct gnode *n = s->gs[ghash(tgid, goid)]; n; n = n->next)
+		if (n->g.tgid == tgid && n->g.goid == goid)
+			return n;
+	return NULL;
+}
+
+static struct tnode *tfind(struct gostate *s, uint32_t tid, bool create)
+{
+	unsigned int b = (tid * 2654435761u) >> 20 & (NBUCKETS - 1);
+	struct tnode *n;
+
+	for (n = s->ts[b]; n; n = n->next)
+		if (n->tid == tid)
+			return n;
+	if (!create)
+		return NULL;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->tid = tid;
+	n->next = s->ts[b];
+	s->ts[b] = n;
+	return n;
+}
+
+struct gostate *gostate_new(struct ctr_reader *r, const struct gs_ops *ops, void *ctx)
+{
+	struct gostate *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->r = r;
+	s->ops = ops;
+	s->ctx = ctx;
+	return s;
+}
+
+const char *gs_func_name(struct ctr_reader *r, uint32_t tgid, uint64_t pc, bool exact, char *buf,
+			 size_t len)
+{
+	const struct ctr_go_sym *sym = ctr_go_sym(r, tgid, pc, exact);
+
+	if (sym && sym->func[0])
+		return sym->func;
+	snprintf(buf, len, "%#" PRIx64, pc);
+	return buf;
+}
+
+int gs_format_stack(struct ctr_reader *r, uint32_t tgid, const __u64 *stack, int n, char *buf,
+		    size_t len)
+{
+	size_t off = 0;
+	bool top = true;
+
+	buf[0] = 0;
+	for (int i = 0; i < n && off + 1 < len; i++) {
+		const struct ctr_go_sym *fr[CTR_GO_MAX_FRAMES];
+		int nf = ctr_go_sym_frames(r, tgid, stack[i], false, fr, CTR_GO_MAX_FRAMES);
+		int w = 0;
+
+		/* The switch to the system stack is not where the goroutine was. */
+		if (top && nf && !strcmp(fr[0]->func, "runtime.systemstack_switch"))
+			continue;
+		top = false;
+		if (!nf)
+			w = snprintf(buf + off, len - off, "%s%#" PRIx64, off ? "\n" : "",
+				     (uint64_t)stack[i]);
+		/* Inlined calls first, as the runtime's tracebacks list them. */
+		for (int k = 0; k < nf && w >= 0 && (size_t)w < len - off; k++) {
+			off += w;
+			w = snprintf(buf + off, len - off, "%s%s %s:%d", off ? "\n" : "",
+				     fr[k]->func, fr[k]->file, fr[k]->line);
+		}
+		if (w < 0 || (size_t)w >= len - off)
+			break;
+		off += w;
+	}
+	return off;
+}
+
+static int go_minor(struct gostate *s, uint32_t tgid)
+{
+	const struct ctr_go_proc *p = ctr_go_proc_find(s->r, tgid);
+
+	return p ? p->minor : 0;
+}
+
+static const char *blocked_label(struct gostate *s, int minor, uint16_t reason)
+{
+	const char *str = go_waitreason_string(minor, reason);
+	char buf[96];
+
+	if (minor < 0 || minor >= MAX_MINOR || reason >= MAX_REASON)
+		return "Blocked";
+	if (!s->blocked_label[minor][reason]) {
+		if (str && *str)
+			snprintf(buf, sizeof(buf), "Blocked: %s", str);
+		else
+			snprintf(buf, sizeof(buf), "Blocked: reason %u", reason);
+		s->blocked_label[minor][reason] = strdup(buf);
+	}
+	return s->blocked_label[minor][reason] ? s->blocked_label[minor][reason] : "Blocked";
+}
+
+static const char *syscall_label(struct gostate *s, long id)
+{
+	const char *name = syscall_name(ctr_info(s->r)->machine, id);
+	char buf[96];
+
+	if (id < 0 || id >= MAX_SYSCALL)
+		return "Syscall";
+	if (!s->syscall_label[id]) {
+		if (name)
+			snprintf(buf, sizeof(buf), "Syscall: %s", name);
+		else
+			snprintf(buf, sizeof(buf), "Syscall: sys_%ld", id);
+		s->syscall_label[id] = strdup(buf);
+	}
+	return s->syscall_label[id] ? s->syscall_label[id] : "Syscall";
+}
+
+static struct gnode *gnew(struct gostate *s, uint32_t tgid, int64_t goid, uint64_t startpc,
+			  int64_t creator, bool at_attach)
+{
+	unsigned int b = ghash(tgid, goid);
+	struct gnode *n = calloc(1, sizeof(*n));
+	char buf[32], name[300];
+	const char *fn = NULL;
+
+	if (!n)
+		return NULL;
+	n->g.tgid = tgid;
+	n->g.goid = goid;
+	n->g.p = -1;
+	n->g.startpc = startpc;
+	n->g.creator = creator;
+	n->g.at_attach = at_attach;
+	if (startpc)
+		fn = gs_func_name(s->r, tgid, startpc, true, buf, sizeof(buf));
+	n->start_func = strdup(fn ? fn : "");
+	if (fn)
+		snprintf(name, sizeof(name), "G%" PRId64 " %s", goid, fn);
+	else
+		snprintf(name, sizeof(name), "G%" PRId64, goid);
+	n->name = strdup(name);
+	n->g.name = n->name ? n->name : "G?";
+	n->g.start_func = n->start_func ? n->start_func : "";
+	n->next = s->gs[b];
+	s->gs[b] = n;
+	return n;
+}
+
+static void gfree(struct gostate *s, struct gnode *n)
+{
+	struct gnode **pp = &s->gs[ghash(n->g.tgid, n->g.goid)];
+
+	while (*pp && *pp != n)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = n->next;
+	if (s->ops->destroy)
+		s->ops->destroy(s->ctx, &n->g);
+	free(n->name);
+	free(n->start_func);
+	free(n);
+}
+
+static void set_thread(struct gostate *s, uint32_t tid, struct gnode *n)
+{
+	struct tnode *t;
+
+	if (!tid)
+		return;
+	t = tfind(s, tid, n != NULL);
+	if (t)
+		t->cur = n;
+}
+
+/* Leaves the thread it ran on, if it is still that thread's current one. */
+static void leave_thread(struct gostate *s, struct gnode *n)
+{
+	struct tnode *t = n->g.tid ? tfind(s, n->g.tid, false) : NULL;
+
+	if (t && t->cur == n)
+		t->cur = NULL;
+}
+
+static void emit(struct gostate *s, struct gnode *n, struct gs_trans *t)
+{
+	t->g = &n->g;
+	t->from = n->g.state;
+	if (!t->tid)
+		t->tid = n->g.tid;
+	if (s->ops->transition)
+		s->ops->transition(s->ctx, t);
+	n->g.state = t->to;
+	n->g.since = t->ts;
+	n->last_ts = t->ts;
+	if (t->to == GS_RUNNING || t->to == GS_SYSCALL) {
+		n->g.tid = t->tid;
+		n->g.cpu = t->cpu;
+		n->g.p = t->p;
+	}
+	if (t->to == GS_BLOCKED)
+		n->g.reason = t->reason;
+}
+
+static void to_runnable(struct gostate *s, struct gnode *n, uint64_t ts, bool repaired,
+			bool preempted)
+{
+	struct gs_trans t = {.ts = ts, .to = GS_RUNNABLE, .label = "Runnable"};
+
+	t.repaired = repaired;
+	t.preempted = preempted;
+	t.cpu = n->g.cpu;
+	t.p = n->g.p;
+	leave_thread(s, n);
+	emit(s, n, &t);
+	if (repaired)
+		s->repairs++;
+}
+
+static struct gnode *lookup(struct gostate *s, const struct ev_header *h, int64_t goid)
+{
+	struct gnode *n = gfind(s, h->tgid, goid);
+
+	/* Known only from now on: alive before attach, or its create was lost. */
+	if (!n) {
+		n = gnew(s, h->tgid, goid, 0, -1, true);
+		if (n && s->ops->create)
+			s->ops->create(s->ctx, &n->g, h->ts, NULL, 0);
+	}
+	return n;
+}
+
+static const char *runtime_waker(int kind, enum go_block_kind bk)
+{
+	if (bk == GB_NET)
+		return "runtime: netpoller";
+	if (bk == GB_SLEEP)
+		return "runtime: timer";
+	if (bk == GB_GC)
+		return "runtime: GC";
+	return kind == GO_UNBLOCK_INJECT ? "runtime: scheduler" : "runtime";
+}
+
+static bool woken_by_ready(enum go_block_kind k)
+{
+	switch (k) {
+	case GB_CHAN_RECV:
+	case GB_CHAN_SEND:
+	case GB_SELECT:
+	case GB_MUTEX:
+	case GB_COND:
+	case GB_WAITGROUP:
+	case GB_SLEEP:
+		return true;
+	default:
+		/* Not GB_NET: findrunnable starts a netpolled goroutine directly. */
+		return false;
+	}
+}
+
+static void on_go(struct gostate *s, const struct ev_go *e)
+{
+	const struct ev_header *h = &e->h;
+	int minor = go_minor(s, h->tgid);
+	struct gs_trans t = {.ts = h->ts, .tid = h->tid, .cpu = h->cpu, .p = e->p};
+	struct gnode *n;
+
+	/* A goroutine that wakes or creates another is running right now. */
+	if ((h->type == EV_GO_UNBLOCK || h->type == EV_GO_CREATE) && e->other_goid > 0) {
+		struct gnode *w = gfind(s, h->tgid, e->other_goid);
+
+		if (w && (w->g.state == GS_RUNNING || w->g.state == GS_SYSCALL))
+			w->last_ts = h->ts;
+	}
+
+	switch (h->type) {
+	case EV_GO_CREATE:
+		n = gfind(s, h->tgid, e->goid);
+		if (n && n->g.state != GS_DEAD)
+			return;
+		if (n)
+			gfree(s, n);
+		n = gnew(s, h->tgid, e->goid, e->pc, e->other_goid, false);
+		if (!n)
+			return;
+		if (s->ops->create)
+			s->ops->create(s->ctx, &n->g, h->ts, e->stack, e->nstack);
+		t.to = GS_RUNNABLE;
+		t.label = "Runnable";
+		t.stack = e->stack;
+		t.nstack = e->nstack;
+		t.waker_goid = e->other_goid;
+		t.waker_tid = h->tid;
+		emit(s, n, &t);
+		return;
+	case EV_GO_START: {
+		struct tnode *th = tfind(s, h->tid, false);
+
+		n = lookup(s, h, e->goid);
+		if (!n)
+			return;
+		/*
+		 * The thread's previous goroutine stopped without a record: lost,
+		 * unless it left a syscall since, and exitsyscall found no P
+		 * (exitsyscall0 queues it without any probed transition).
+		 */
+		if (th && th->cur && th->cur != n)
+			to_runnable(s, th->cur, th->cur->last_ts,
+				    th->cur->g.state != GS_SYSCALL && !th->cur->sys_exited, false);
+		if (n->g.state == GS_RUNNING || n->g.state == GS_SYSCALL) {
+			/* Left a blocking syscall through the scheduler, or lost a stop. */
+			to_runnable(s, n, n->last_ts, n->g.state != GS_SYSCALL && !n->sys_exited,
+				    false);
+		} else if (n->g.state == GS_BLOCKED) {
+			/*
+			 * The scheduler runs the first goroutine the netpoller
+			 * returns (and GC workers) without ready(): the wake-up is
+			 * this start. Anything else means a lost record.
+			 */
+			struct gs_trans w = {.ts = h->ts, .to = GS_RUNNABLE, .label = "Runnable"};
+
+			w.waker_label = runtime_waker(0, go_waitreason_kind(minor, n->g.reason));
+			w.tid = h->tid;
+			w.cpu = h->cpu;
+			w.p = e->p;
+			/* Channels, locks and sleeps always wake through ready(): one was lost. */
+			if (woken_by_ready(go_waitreason_kind(minor, n->g.reason))) {
+				w.repaired = true;
+				s->repairs++;
+			}
+			emit(s, n, &w);
+		}
+		n->sys_exited = false;
+		t.to = GS_RUNNING;
+		t.label = "Running";
+		emit(s, n, &t);
+		set_thread(s, h->tid, n);
+		return;
+	}
+	case EV_GO_BLOCK:
+		n = lookup(s, h, e->goid);
+		if (!n)
+			return;
+		leave_thread(s, n);
+		t.to = GS_BLOCKED;
+		t.reason = e->reason;
+		t.reason_str = go_waitreason_string(minor, e->reason);
+		t.kind = go_waitreason_kind(minor, e->reason);
+		t.label = blocked_label(s, minor, e->reason);
+		t.stack = e->stack;
+		t.nstack = e->nstack;
+		emit(s, n, &t);
+		return;
+	case EV_GO_UNBLOCK: {
+		enum go_block_kind bk = go_waitreason_kind(minor, e->reason);
+
+		n = lookup(s, h, e->goid);
+		if (!n)
+			return;
+		if (n->g.state != GS_BLOCKED && n->g.state != GS_NONE) {
+			/* ready() on a goroutine we think is not parked: a lost block. */
+			if (n->g.state == GS_RUNNABLE)
+				return;
+			s->repairs++;
+			leave_thread(s, n);
+		}
+		t.to = GS_RUNNABLE;
+		t.label = "Runnable";
+		t.waker_goid = e->other_goid;
+		t.waker_tid = h->tid;
+		if (!e->other_goid || e->other_goid == e->goid)
+			t.waker_label = runtime_waker(e->kind, bk);
+		if (e->other_goid == e->goid)
+			t.waker_goid = 0;
+		t.stack = e->stack;
+		t.nstack = e->nstack;
+		emit(s, n, &t);
+		return;
+	}
+	case EV_GO_SCHED:
+		n = lookup(s, h, e->goid);
+		if (!n)
+			return;
+		leave_thread(s, n);
+		t.to = GS_RUNNABLE;
+		t.label = "Runnable";
+		t.sched_kind = e->kind;
+		t.preempted = e->kind == GO_SCHED_PREEMPT || e->kind == GO_SCHED_PREEMPT_PARK;
+		t.stack = e->stack;
+		t.nstack = e->nstack;
+		emit(s, n, &t);
+		return;
+	case EV_GO_EXIT:
+		n = gfind(s, h->tgid, e->goid);
+		if (!n)
+			return;
+		leave_thread(s, n);
+		t.to = GS_DEAD;
+		t.label = "Dead";
+		emit(s, n, &t);
+		gfree(s, n);
+		return;
+	}
+}
+
+static void on_snapshot(struct gostate *s, const struct rec_go_g *e)
+{
+	struct gs_trans t = {.ts = e->h.ts, .p = -1};
+	int minor = go_minor(s, e->h.tgid);
+	struct gnode *n;
+
+	if (gfind(s, e->h.tgid, e->goid))
+		return;
+	n = gnew(s, e->h.tgid, e->goid, e->startpc, e->parent_goid ? e->parent_goid : -1, true);
+	if (!n)
+		return;
+	if (s->ops->create)
+		s->ops->create(s->ctx, &n->g, e->h.ts, NULL, 0);
+	/* Go's status values: 1 runnable, 2 running, 3 syscall, 4 waiting, 9 preempted. */
+	switch (e->status) {
+	case 2:
+		t.to = GS_RUNNING;
+		t.label = "Running";
+		break;
+	case 3:
+		t.to = GS_SYSCALL;
+		t.label = "Syscall";
+		break;
+	case 4:
+		t.to = GS_BLOCKED;
+		t.reason = e->reason;
+		t.reason_str = go_waitreason_string(minor, e->reason);
+		t.kind = go_waitreason_kind(minor, e->reason);
+		t.label = blocked_label(s, minor, e->reason);
+		t.stack = e->stack;
+		t.nstack = e->nstack;
+		break;
+	default:
+		t.to = GS_RUNNABLE;
+		t.label = "Runnable";
+		break;
+	}
+	emit(s, n, &t);
+}
+
+static void end_process(struct gostate *s, uint32_t tgid, uint64_t ts)
+{
+	for (int b = 0; b < NBUCKETS; b++) {
+		struct gnode *n = s->gs[b], *next;
+
+		for (; n; n = next) {
+			struct gs_trans t = {.ts = ts, .to = GS_DEAD, .label = "Dead", .p = -1};
+
+			next = n->next;
+			if (n->g.tgid != tgid)
+				continue;
+			leave_thread(s, n);
+			emit(s, n, &t);
+			gfree(s, n);
+		}
+	}
+}
+
+void gostate_event(struct gostate *s, const struct ev_header *h)
+{
+	struct tnode *th;
+
+	switch (h->type) {
+	case EV_GO_CREATE:
+	case EV_GO_START:
+	case EV_GO_BLOCK:
+	case EV_GO_UNBLOCK:
+	case EV_GO_SCHED:
+	case EV_GO_EXIT:
+		on_go(s, (const struct ev_go *)h);
+		return;
+	case REC_GO_G:
+		on_snapshot(s, (const struct rec_go_g *)h);
+		return;
+	case EV_SYS_ENTER: {
+		const struct ev_sys_enter *e = (const void *)h;
+		struct gs_trans t = {.ts = h->ts, .tid = h->tid, .cpu = h->cpu, .to = GS_SYSCALL};
+
+		th = tfind(s, h->tid, false);
+		if (!th || !th->cur || th->cur->g.state != GS_RUNNING)
+			return;
+		t.p = th->cur->g.p;
+		t.syscall = e->id;
+		t.label = syscall_label(s, e->id);
+		emit(s, th->cur, &t);
+		return;
+	}
+	case EV_SYS_EXIT: {
+		struct gs_trans t = {.ts = h->ts, .tid = h->tid, .cpu = h->cpu, .to = GS_RUNNING};
+
+		th = tfind(s, h->tid, false);
+		if (!th || !th->cur || th->cur->g.state != GS_SYSCALL)
+			return;
+		t.p = th->cur->g.p;
+		t.label = "Running";
+		emit(s, th->cur, &t);
+		th->cur->sys_exited = true;
+		return;
+	}
+	case EV_PROCESS_EXIT: {
+		const struct ev_process_exit *e = (const void *)h;
+
+		/* The whole process is gone: so are its goroutines. */
+		if ((h->flags & EXIT_GROUP_DEAD) && ctr_go_proc_find(s->r, e->tgid)) {
+			end_process(s, e->tgid, h->ts);
+			return;
+		}
+		/* A thread that exits runs nothing any more. */
+		th = tfind(s, e->pid, false);
+		if (th && th->cur) {
+			to_runnable(s, th->cur, h->ts, false, false);
+			th->cur = NULL;
+		}
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+void gostate_finish(struct gostate *s, uint64_t ts)
+{
+	(void)ts;
+	for (int b = 0; b < NBUCKETS; b++) {
+		while (s->gs[b])
+			gfree(s, s->gs[b]);
+		while (s->ts[b]) {
+			struct tnode *t = s->ts[b];
+
+			s->ts[b] = t->next;
+			free(t);
+		}
+	}
+}
+
+struct gs_gor *gostate_find(struct gostate *s, uint32_t tgid, int64_t goid)
+{
+	struct gnode *n = gfind(s, tgid, goid);
+
+	return n ? &n->g : NULL;
+}
+
+uint64_t gostate_repairs(const struct gostate *s)
+{
+	return s->repairs;
+}
+
+void gostate_free(struct gostate *s)
+{
+	if (!s)
+		return;
+	gostate_finish(s, 0);
+	for (int m = 0; m < MAX_MINOR; m++)
+		for (int r = 0; r < MAX_REASON; r++)
+			free(s->blocked_label[m][r]);
+	for (int i = 0; i < MAX_SYSCALL; i++)
+		free(s->syscall_label[i]);
+	free(s);
+}

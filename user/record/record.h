@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef CTRACE_RECORD_H
+#define CTRACE_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "formats/formats.h"
+
+#define MAX_TARGETS 64
+
+struct record_opts {
+	pid_t pids[MAX_TARGETS];
+	int npids;
+	char **cmd;	      /* launch mode: NULL-terminated argv */
+	uint64_t duration_ns; /* 0: until a signal */
+	const char *output;
+	enum out_format format;
+	bool gzip;
+	bool quiet;
+	bool verbose;
+	bool no_goroutines;
+	unsigned int stack_depth; /* goroutine stack frames; 0: none */
+	const char *pprof_dir;	  /* --pprof-out: also write pprof profiles there */
+	bool report;		  /* print the report of the capture at the end */
+};
+
+/* Runs a recording; returns the process exit status. */
+int cmd_record(struct record_opts *o);
+
+#endif /* CTRACE_RECORD_H */

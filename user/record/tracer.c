@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ctrace.skel.h"
+#include "record/tracer.h"
+
+/*
+ * Per-CPU ring size: up to 32 MiB (about half a second of a busy CPU's
+ * records), but at most 128 MiB of locked kernel memory over all CPUs, and
+ * never under 4 MiB. Ring sizes are powers of two.
+ */
+static unsigned int ring_bytes(int ncpus)
+{
+	unsigned int sz = 32u << 20;
+
+	while (sz > (4u << 20) && (unsigned long long)sz * ncpus > (128ull << 20))
+		sz >>= 1;
+	return sz;
+}
+
+struct tracer {
+	struct ctrace_bpf *skel;
+	struct ring_buffer *rb;
+	int *ring_fds;
+	int nrings;
+	int ncpus;
+	struct tracer_opts opts;
+};
+
+/* libbpf's last complaint, to name the failing program in our one line. */
+static char last_log[512];
+static bool log_verbose;
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	if (log_verbose) {
+		va_list aq;
+
+		va_copy(aq, ap);
+		vfprintf(stderr, fmt, aq);
+		va_end(aq);
+	}
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = 0;
+	/* Keep the line that names a program; the verifier dump follows it. */
+	if (strstr(buf, "prog '") || !last_log[0])
+		snprintf(last_log, sizeof(last_log), "%s", buf);
+	return 0;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+	const struct ev_header *h = data;
+
+	if (size < sizeof(*h) || h->size > size)
+		return 0;
+	return t->opts.sample(t->opts.ctx, h);
+}
+
+struct tracer *tracer_open(const struct tracer_opts *o, char *err, size_t errlen)
+{
+	struct tracer *t = calloc(1, sizeof(*t));
+	int rc, outer;
+
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->opts = *o;
+	log_verbose = o->verbose;
+	last_log[0] = 0;
+	libbpf_set_print(libbpf_log);
+
+	t->ncpus = libbpf_num_possible_cpus();
+	if (t->ncpus <= 0) {
+		snprintf(err, errlen, "cannot count CPUs: %s", strerror(-t->ncpus));
+		goto fail;
+	}
+	t->skel = ctrace_bpf__open();
+	if (!t->skel) {
+		snprintf(err, errlen, "cannot open BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	t->skel->rodata->filter_syscalls = o->filter_syscalls;
+	t->skel->rodata->self_tgid = o->self_tgid;
+	bpf_map__set_max_entries(t->skel->maps.rings, t->ncpus);
+
+	rc = ctrace_bpf__load(t->skel);
+	if (rc) {
+		snprintf(err, errlen, "BPF load failed: %s (%s)", last_log[0] ? last_log : "-",
+			 strerror(-rc));
+		goto fail;
+	}
+
+	outer = bpf_map__fd(t->skel->maps.rings);
+	t->ring_fds = calloc(t->ncpus, sizeof(int));
+	if (!t->ring_fds) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (int cpu = 0; cpu < t->ncpus; cpu++) {
+		int fd =
+		    bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, ring_bytes(t->ncpus), NULL);
+
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot create ring buffer for CPU %d: %s", cpu,
+				 strerror(errno));
+			goto fail;
+		}
+		t->ring_fds[t->nrings++] = fd;
+		if (bpf_map_update_elem(outer, &cpu, &fd, BPF_ANY)) {
+			snprintf(err, errlen, "cannot install ring buffer for CPU %d: %s", cpu,
+				 strerror(errno));
+			goto fail;
+		}
+		if (!t->rb)
+			t->rb = ring_buffer__new(fd, on_sample, t, NULL);
+		else if (ring_buffer__add(t->rb, fd, on_sample, t))
+			goto rb_fail;
+		if (!t->rb)
+			goto rb_fail;
+	}
+
+	rc = ctrace_bpf__attach(t->skel);
+	if (rc) {
+		snprintf(err, errlen, "BPF attach failed: %s (%s)", last_log[0] ? last_log : "-",
+			 strerror(-rc));
+		goto fail;
+	}
+	return t;
+rb_fail:
+	snprintf(err, errlen, "cannot set up ring buffer polling: %s", strerror(errno));
+fail:
+	tracer_close(t);
+	return NULL;
+}
+
+int tracer_add_target(struct tracer *t, pid_t tgid)
+{
+	__u32 key = tgid;
+	__u8 one = 1;
+
+	return bpf_map__update_elem(t->skel->maps.targets, &key, sizeof(key), &one, sizeof(one),
+				    BPF_ANY);
+}
+
+int tracer_poll(struct tracer *t, int timeout_ms)
+{
+	int rc = ring_buffer__poll(t->rb, timeout_ms);
+
+	if (rc < 0 && rc != -EINTR)
+		return rc;
+	return tracer_drain(t);
+}
+
+int tracer_drain(struct tracer *t)
+{
+	int rc = ring_buffer__consume(t->rb);
+
+	return rc < 0 && rc != -EINTR ? rc : 0;
+}
+
+int tracer_drops(struct tracer *t, __u64 drops[EV_KERNEL_MAX])
+{
+	int fd = bpf_map__fd(t->skel->maps.drops);
+	__u64 *vals = calloc(t->ncpus, sizeof(__u64));
+
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 type = 0; type < EV_KERNEL_MAX; type++) {
+		drops[type] = 0;
+		if (bpf_map_lookup_elem(fd, &type, vals))
+			continue;
+		for (int c = 0; c < t->ncpus; c++)
+			drops[type] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+void tracer_shared_maps(struct tracer *t, int *rings_fd, int *drops_fd)
+{
+	*rings_fd = bpf_map__fd(t->skel->maps.rings);
+	*drops_fd = bpf_map__fd(t->skel->maps.drops);
+}
+
+void tracer_close(struct tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	ctrace_bpf__destroy(t->skel);
+	for (int i = 0; i < t->nrings; i++)
+		close(t->ring_fds[i]);
+	free(t->ring_fds);
+	free(t);
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Drives the ctrace BPF skeleton: load, per-CPU rings, attach, drain. */
+#ifndef CTRACE_TRACER_H
+#define CTRACE_TRACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "bpf/ctrace.h"
+
+struct tracer;
+
+/* Called once per record, in ring order; non-zero stops the drain. */
+typedef int (*tracer_sample_fn)(void *ctx, const struct ev_header *h);
+
+struct tracer_opts {
+	bool filter_syscalls; /* only targets' syscalls */
+	pid_t self_tgid;
+	tracer_sample_fn sample;
+	void *ctx;
+	bool verbose; /* pass libbpf's log through */
+};
+
+/* Returns NULL and a one-line reason (naming the program) in err. */
+struct tracer *tracer_open(const struct tracer_opts *o, char *err, size_t errlen);
+int tracer_add_target(struct tracer *t, pid_t tgid);
+/* Waits up to timeout_ms for a batch, then drains every ring. */
+int tracer_poll(struct tracer *t, int timeout_ms);
+int tracer_drain(struct tracer *t);
+/* Records lost in the kernel so far, summed over CPUs, by type. */
+int tracer_drops(struct tracer *t, __u64 drops[EV_KERNEL_MAX]);
+/* The ring-buffer array and drop counters, for other BPF objects to share. */
+void tracer_shared_maps(struct tracer *t, int *rings_fd, int *drops_fd);
+void tracer_close(struct tracer *t);
+
+#endif /* CTRACE_TRACER_H */

@@ -1,0 +1,1277 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The report's single pass over a capture: thread on/off-CPU time and
+ * run-queue latency from the scheduler records, syscall latency from paired
+ * enter/exit, CPU use and contention, and goroutine time by state, blocking
+ * stacks and wake edges from gostate's transitions.
+ *
+ * Which processes are "targets": with --pid, that one; in a system-wide
+ * capture, all; otherwise (-p or a launched command) every process whose
+ * syscalls or goroutines were recorded, since the kernel filter records only
+ * those, and the children they fork from then on.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "go/go_offsets.h"
+#include "model/gostate.h"
+#include "report/report.h"
+#include "lib/util.h"
+
+#define TBUCKETS       4096
+#define MAX_STACKS     8192 /* distinct blocking stacks kept; the rest merge */
+#define MAX_EDGES      4096
+#define MAX_WAKERS     32 /* distinct wakers kept per goroutine group */
+#define MAX_SYSCALL_ID 1024
+
+/* Per goroutine, for the time it spends in its current state. */
+struct rg {
+	struct rp_ggroup *grp;
+	struct rp_stack *stack; /* blocked on, or in this syscall */
+	struct rp_edge *edge;	/* woken along, until it runs */
+	enum rp_reason reason;
+	uint32_t exec_tid;  /* running on this thread since exec_mark */
+	uint64_t exec_mark; /* the thread's CPU time then */
+};
+
+struct rstate {
+	struct report *rp;
+	struct gostate *gs;
+	struct rp_thread *thr[TBUCKETS];
+	struct rp_proc *proc[TBUCKETS];
+	struct rp_ggroup *gg[TBUCKETS];
+	struct rp_stack *stk[TBUCKETS];
+	struct rp_edge *edge[TBUCKETS];
+	struct rp_syscall *sys[2][MAX_SYSCALL_ID]; /* [runtime] */
+	size_t nstacks, nedges, nprocs, nthreads, ngg;
+	struct rp_stack *other_stack[RB__COUNT];
+	/* Time during which at least one target thread waited for a CPU. */
+	uint64_t w_acc, w_ts;
+	long nwaiting;
+	bool oom;
+};
+
+static const char *const gstate_names[RG__COUNT] = {
+    "running", "runnable", "sync_block", "net_wait", "sleep", "syscall", "other_block",
+};
+
+static const char *const reason_names[RB__COUNT] = {
+    "chan", "select", "mutex", "cond", "waitgroup", "net", "sleep", "syscall", "other",
+};
+
+const char *rp_gstate_name(enum rp_gstate s)
+{
+	return (unsigned)s < RG__COUNT ? gstate_names[s] : "?";
+}
+
+const char *rp_reason_name(enum rp_reason r)
+{
+	return (unsigned)r < RB__COUNT ? reason_names[r] : "?";
+}
+
+static unsigned int h32(uint64_t k)
+{
+	return (k * 0x9e3779b97f4a7c15ull) >> 52 & (TBUCKETS - 1);
+}
+
+static uint64_t hstr(uint64_t h, const char *s)
+{
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ull;
+	return h;
+}
+
+static void *zalloc(struct rstate *s, size_t n)
+{
+	void *p = calloc(1, n);
+
+	if (!p)
+		s->oom = true;
+	return p;
+}
+
+static char *sdup(struct rstate *s, const char *str)
+{
+	char *p = strdup(str);
+
+	if (!p)
+		s->oom = true;
+	return p;
+}
+
+/* ---- processes and threads ---- */
+
+static struct rp_proc *proc_get(struct rstate *s, uint32_t tgid)
+{
+	unsigned int b = h32(tgid);
+	struct rp_proc *p;
+
+	for (p = s->proc[b]; p; p = p->next)
+		if (p->tgid == tgid)
+			return p;
+	p = zalloc(s, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->tgid = tgid;
+	p->cpu_ns = calloc(s->rp->ncpus, sizeof(uint64_t));
+	if (!p->cpu_ns) {
+		s->oom = true;
+		free(p);
+		return NULL;
+	}
+	if (s->rp->system && !s->rp->o.pid)
+		p->target = true;
+	else if (s->rp->o.pid)
+		p->target = tgid == s->rp->o.pid;
+	p->next = s->proc[b];
+	s->proc[b] = p;
+	s->nprocs++;
+	return p;
+}
+
+static struct rp_thread *thr_get(struct rstate *s, uint32_t tid, uint32_t tgid)
+{
+	unsigned int b = h32(tid);
+	struct rp_thread *t;
+
+	for (t = s->thr[b]; t; t = t->next)
+		if (t->tid == tid)
+			return t;
+	t = zalloc(s, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->tid = tid;
+	t->tgid = tgid ? tgid : tid;
+	t->next = s->thr[b];
+	s->thr[b] = t;
+	s->nthreads++;
+	return t;
+}
+
+static bool is_target(struct rstate *s, uint32_t tgid)
+{
+	struct rp_proc *p = proc_get(s, tgid);
+
+	return p && p->target;
+}
+
+/* Running integral of "some target thread waits for a CPU". */
+static uint64_t w_at(struct rstate *s, uint64_t ts)
+{
+	return s->w_acc + (s->nwaiting > 0 && ts > s->w_ts ? ts - s->w_ts : 0);
+}
+
+static void set_waiting(struct rstate *s, struct rp_thread *t, bool on, uint64_t ts)
+{
+	if (t->waiting == on)
+		return;
+	if (on && !is_target(s, t->tgid))
+		return;
+	s->w_acc = w_at(s, ts);
+	if (ts > s->w_ts)
+		s->w_ts = ts;
+	s->nwaiting += on ? 1 : -1;
+	t->waiting = on;
+}
+
+/* ---- keyed tables ---- */
+
+static struct rp_edge *edge_get(struct rstate *s, const char *waker, const char *wakee, bool go)
+{
+	unsigned int b = h32(hstr(hstr(go, waker), wakee));
+	struct rp_edge *e;
+
+	for (e = s->edge[b]; e; e = e->next)
+		if (e->go == go && !strcmp(e->waker, waker) && !strcmp(e->wakee, wakee))
+			return e;
+	if (s->nedges >= MAX_EDGES) {
+		waker = "(other)";
+		wakee = "(other)";
+		b = h32(hstr(hstr(go, waker), wakee));
+		for (e = s->edge[b]; e; e = e->next)
+			if (e->go == go && !strcmp(e->waker, waker) && !strcmp(e->wakee, wakee))
+				return e;
+	}
+	e = zalloc(s, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->waker = sdup(s, waker);
+	e->wakee = sdup(s, wakee);
+	if (!e->waker || !e->wakee) {
+		free(e->waker);
+		free(e->wakee);
+		free(e);
+		return NULL;
+	}
+	e->go = go;
+	e->next = s->edge[b];
+	s->edge[b] = e;
+	s->nedges++;
+	return e;
+}
+
+static struct rp_ggroup *group_get(struct rstate *s, const char *func)
+{
+	unsigned int b;
+	struct rp_ggroup *g;
+
+	if (!func || !*func)
+		func = "(unknown)";
+	b = h32(hstr(0, func));
+	for (g = s->gg[b]; g; g = g->next)
+		if (!strcmp(g->func, func))
+			return g;
+	g = zalloc(s, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->func = sdup(s, func);
+	if (!g->func) {
+		free(g);
+		return NULL;
+	}
+	g->next = s->gg[b];
+	s->gg[b] = g;
+	s->ngg++;
+	return g;
+}
+
+static struct rp_stack *stack_get(struct rstate *s, enum rp_reason reason, uint32_t tgid,
+				  const __u64 *pcs, int n, const char *label)
+{
+	uint64_t h = hstr(reason * 31 + tgid, label ? label : "");
+	struct rp_stack *st;
+	unsigned int b;
+
+	if (n > GO_MAX_STACK)
+		n = GO_MAX_STACK;
+	for (int i = 0; i < n; i++)
+		h = (h ^ pcs[i]) * 0x100000001b3ull;
+	b = h32(h);
+	for (st = s->stk[b]; st; st = st->next)
+		if (st->hash == h && st->reason == reason && st->tgid == tgid && st->nstack == n &&
+		    (!n || !memcmp(st->pcs, pcs, n * sizeof(*pcs))) &&
+		    !strcmp(st->label ? st->label : "", label ? label : ""))
+			return st;
+	if (s->nstacks >= MAX_STACKS) {
+		/* Bounded: further distinct stacks add up in one row per reason. */
+		if (!s->other_stack[reason]) {
+			st = zalloc(s, sizeof(*st));
+			if (!st)
+				return NULL;
+			st->reason = reason;
+			st->label = sdup(s, "(other stacks)");
+			s->other_stack[reason] = st;
+		}
+		return s->other_stack[reason];
+	}
+	st = zalloc(s, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->reason = reason;
+	st->tgid = tgid;
+	st->hash = h;
+	st->nstack = n;
+	if (n)
+		memcpy(st->pcs, pcs, n * sizeof(*pcs));
+	if (label)
+		st->label = sdup(s, label);
+	st->next = s->stk[b];
+	s->stk[b] = st;
+	s->nstacks++;
+	return st;
+}
+
+static struct rp_syscall *sys_get(struct rstate *s, long id, bool runtime)
+{
+	struct rp_syscall *sc;
+	const char *name;
+
+	if (id < 0 || id >= MAX_SYSCALL_ID)
+		return NULL;
+	if (s->sys[runtime][id])
+		return s->sys[runtime][id];
+	sc = zalloc(s, sizeof(*sc));
+	if (!sc)
+		return NULL;
+	sc->id = id;
+	sc->runtime = runtime;
+	name = syscall_name(s->rp->info->machine, id);
+	if (name)
+		snprintf(sc->name, sizeof(sc->name), "%s", name);
+	else
+		snprintf(sc->name, sizeof(sc->name), "sys_%ld", id);
+	s->sys[runtime][id] = sc;
+	return sc;
+}
+
+static void add_waker(struct rstate *s, struct rp_ggroup *g, const char *name)
+{
+	for (size_t i = 0; i < g->nwakers; i++) {
+		if (!strcmp(g->wakers[i].name, name)) {
+			g->wakers[i].count++;
+			return;
+		}
+	}
+	if (g->nwakers >= MAX_WAKERS) {
+		name = "(other)";
+		for (size_t i = 0; i < g->nwakers; i++) {
+			if (!strcmp(g->wakers[i].name, name)) {
+				g->wakers[i].count++;
+				return;
+			}
+		}
+	}
+	struct rp_waker *w = realloc(g->wakers, (g->nwakers + 1) * sizeof(*w));
+
+	if (!w) {
+		s->oom = true;
+		return;
+	}
+	g->wakers = w;
+	w[g->nwakers].name = sdup(s, name);
+	if (!w[g->nwakers].name)
+		return;
+	w[g->nwakers].count = 1;
+	g->nwakers++;
+}
+
+/* ---- scheduler records ---- */
+
+static const char *thread_name(struct rp_thread *t)
+{
+	if (!t)
+		return "(irq)";
+	return t->comm[0] ? t->comm : "?";
+}
+
+static void on_switch(struct rstate *s, const struct ev_sched_switch *e)
+{
+	struct report *rp = s->rp;
+	uint64_t ts = e->h.ts;
+	unsigned int c = e->h.cpu;
+	struct rp_cpu *cpu = c < rp->ncpus ? &rp->cpus[c] : NULL;
+	struct rp_thread *prev = NULL, *next = NULL;
+
+	if (e->prev_pid)
+		prev = thr_get(s, e->prev_pid, e->prev_tgid);
+	if (e->next_pid)
+		next = thr_get(s, e->next_pid, e->next_tgid);
+
+	/* What ran on this CPU since its last switch (or the start). */
+	if (cpu) {
+		uint64_t dur = ts > cpu->since ? ts - cpu->since : 0;
+
+		if (prev) {
+			struct rp_proc *p = proc_get(s, prev->tgid);
+
+			prev->on_cpu += dur;
+			cpu->busy += dur;
+			if (p) {
+				p->on_cpu += dur;
+				p->cpu_ns[c] += dur;
+				if (p->target)
+					cpu->target += dur;
+				else
+					p->contended += w_at(s, ts) - cpu->w_since;
+			}
+		}
+		cpu->since = ts;
+		cpu->w_since = w_at(s, ts);
+		cpu->cur_tid = e->next_pid;
+		cpu->cur_tgid = e->next_tgid;
+	}
+
+	if (prev) {
+		snprintf(prev->comm, sizeof(prev->comm), "%s", e->prev_comm);
+		/* A wake-up seen while it was still running needs no CPU. */
+		if (prev->wake_ts) {
+			prev->wake_ts = 0;
+			prev->wake_edge = NULL;
+		}
+		prev->on = false;
+		prev->seen_out = true;
+		prev->out_ts = ts;
+		prev->switches++;
+		prev->preempt_ts = 0;
+		set_waiting(s, prev, false, ts);
+		/* 0: runnable (yield); 0x100: preempted. Either way it waits for a CPU. */
+		if ((e->prev_state == 0 || e->prev_state == 0x100) && !prev->exit_ts) {
+			prev->preempts++;
+			prev->preempt_ts = ts;
+			set_waiting(s, prev, true, ts);
+		}
+	}
+	if (next) {
+		snprintf(next->comm, sizeof(next->comm), "%s", e->next_comm);
+		if (next->seen_out && ts >= next->out_ts)
+			next->off_cpu += ts - next->out_ts;
+		if (next->wake_ts && ts >= next->wake_ts) {
+			uint64_t lat = ts - next->wake_ts;
+
+			hist_add(&next->runqlat, lat);
+			next->runnable += lat;
+			if (next->wake_edge)
+				hist_add(&next->wake_edge->lat, lat);
+		} else if (next->preempt_ts && ts >= next->preempt_ts) {
+			next->runnable += ts - next->preempt_ts;
+		}
+		next->wake_ts = 0;
+		next->wake_edge = NULL;
+		next->preempt_ts = 0;
+		set_waiting(s, next, false, ts);
+		next->on = true;
+		next->in_ts = ts;
+	}
+}
+
+static void on_wake(struct rstate *s, const struct ev_sched_wake *e)
+{
+	struct rp_thread *w = thr_get(s, e->pid, e->tgid);
+	struct rp_thread *waker = e->h.tid ? thr_get(s, e->h.tid, e->h.tgid) : NULL;
+
+	if (!w)
+		return;
+	if (!w->comm[0])
+		snprintf(w->comm, sizeof(w->comm), "%s", e->comm);
+	if (w->on || w->wake_ts)
+		return;
+	w->wake_ts = e->h.ts;
+	w->wakeups++;
+	w->wake_edge = NULL;
+	if (is_target(s, w->tgid) || (waker && is_target(s, waker->tgid)))
+		w->wake_edge = edge_get(s, thread_name(waker), thread_name(w), false);
+	if (w->wake_edge)
+		w->wake_edge->count++;
+	set_waiting(s, w, true, e->h.ts);
+}
+
+static void mark_target(struct rstate *s, uint32_t tgid)
+{
+	struct rp_proc *p;
+
+	if (s->rp->o.pid || s->rp->system)
+		return;
+	p = proc_get(s, tgid);
+	if (p)
+		p->target = true;
+}
+
+static void on_event(struct rstate *s, const struct ev_header *h)
+{
+	switch (h->type) {
+	case EV_SCHED_SWITCH:
+		on_switch(s, (const void *)h);
+		break;
+	case EV_SCHED_WAKING:
+	case EV_SCHED_WAKEUP_NEW:
+		on_wake(s, (const void *)h);
+		break;
+	case EV_PROCESS_FORK: {
+		const struct ev_process_fork *e = (const void *)h;
+		struct rp_thread *t;
+
+		if (e->child_tgid != e->parent_tgid && is_target(s, e->parent_tgid))
+			mark_target(s, e->child_tgid);
+		t = thr_get(s, e->child_pid, e->child_tgid);
+		if (t && !t->comm[0])
+			snprintf(t->comm, sizeof(t->comm), "%s", e->child_comm);
+		break;
+	}
+	case EV_PROCESS_EXEC: {
+		const struct ev_process_exec *e = (const void *)h;
+		struct rp_thread *t = thr_get(s, e->pid, h->tgid);
+
+		if (t)
+			snprintf(t->comm, sizeof(t->comm), "%s", e->comm);
+		break;
+	}
+	case EV_TASK_RENAME: {
+		const struct ev_task_rename *e = (const void *)h;
+		struct rp_thread *t = thr_get(s, e->pid, 0);
+
+		if (t)
+			snprintf(t->comm, sizeof(t->comm), "%s", e->newcomm);
+		break;
+	}
+	case EV_PROCESS_EXIT: {
+		const struct ev_process_exit *e = (const void *)h;
+		struct rp_thread *t = thr_get(s, e->pid, e->tgid);
+
+		if (t) {
+			t->exit_ts = h->ts;
+			t->wake_ts = 0;
+			t->preempt_ts = 0;
+			set_waiting(s, t, false, h->ts);
+		}
+		if (h->flags & EXIT_GROUP_DEAD) {
+			struct rp_proc *p = proc_get(s, e->tgid);
+
+			if (p)
+				p->exit_ts = h->ts;
+		}
+		break;
+	}
+	case EV_SYS_ENTER: {
+		const struct ev_sys_enter *e = (const void *)h;
+		struct rp_thread *t;
+
+		mark_target(s, h->tgid);
+		if (!is_target(s, h->tgid))
+			break;
+		t = thr_get(s, h->tid, h->tgid);
+		if (t) {
+			t->sc_id = e->id;
+			t->sc_ts = h->ts;
+			/* gostate's transition, right after this, says if a goroutine made it. */
+			t->sc_go = false;
+		}
+		break;
+	}
+	case EV_SYS_EXIT: {
+		const struct ev_sys_exit *e = (const void *)h;
+		struct rp_thread *t;
+		struct rp_syscall *sc;
+		struct rp_proc *p;
+
+		mark_target(s, h->tgid);
+		if (!is_target(s, h->tgid))
+			break;
+		t = thr_get(s, h->tid, h->tgid);
+		/* A call in flight at the start has no enter: not measured. */
+		if (!t || !t->sc_ts || t->sc_id != e->id || h->ts < t->sc_ts) {
+			if (t)
+				t->sc_ts = 0;
+			break;
+		}
+		p = proc_get(s, h->tgid);
+		sc = sys_get(s, e->id, p && p->go && !t->sc_go);
+		if (sc) {
+			hist_add(&sc->lat, h->ts - t->sc_ts);
+			if (e->ret < 0)
+				sc->errors++;
+		}
+		t->sc_ts = 0;
+		break;
+	}
+	default:
+		if ((h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT) || h->type == REC_GO_G ||
+		    h->type == REC_GO_PROC) {
+			struct rp_proc *p;
+
+			s->rp->go_events++;
+			mark_target(s, h->tgid);
+			p = proc_get(s, h->tgid);
+			if (p)
+				p->go = true;
+		}
+		break;
+	}
+}
+
+/* ---- goroutines ---- */
+
+static enum rp_reason reason_of(int kind)
+{
+	switch (kind) {
+	case GB_CHAN_RECV:
+	case GB_CHAN_SEND:
+	case GB_CHAN_NIL:
+		return RB_CHAN;
+	case GB_SELECT:
+	case GB_SELECT_NO_CASES:
+		return RB_SELECT;
+	case GB_MUTEX:
+		return RB_MUTEX;
+	case GB_COND:
+		return RB_COND;
+	case GB_WAITGROUP:
+		return RB_WAITGROUP;
+	case GB_NET:
+		return RB_NET;
+	case GB_SLEEP:
+		return RB_SLEEP;
+	case GB_SYSCALL:
+		return RB_SYSCALL;
+	default:
+		return RB_OTHER;
+	}
+}
+
+static enum rp_gstate gstate_of_reason(enum rp_reason r)
+{
+	switch (r) {
+	case RB_CHAN:
+	case RB_SELECT:
+	case RB_MUTEX:
+	case RB_COND:
+	case RB_WAITGROUP:
+		return RG_SYNC;
+	case RB_NET:
+		return RG_NET;
+	case RB_SLEEP:
+		return RG_SLEEP;
+	case RB_SYSCALL:
+		return RG_SYSCALL;
+	default:
+		return RG_OTHER;
+	}
+}
+
+static void go_create(void *ctx, struct gs_gor *g, uint64_t ts, const __u64 *stack, int nstack)
+{
+	struct rstate *s = ctx;
+	struct rg *x;
+
+	g->user = NULL;
+	if (s->rp->o.pid && g->tgid != s->rp->o.pid)
+		return;
+	x = zalloc(s, sizeof(*x));
+	if (!x)
+		return;
+	x->grp = group_get(s, g->start_func);
+	if (!x->grp) {
+		free(x);
+		return;
+	}
+	x->grp->count++;
+	g->user = x;
+}
+
+/* A thread's CPU time up to ts, counting the slice it may be running. */
+static uint64_t thread_cpu(struct rstate *s, uint32_t tid, uint64_t ts)
+{
+	struct rp_thread *t = tid ? thr_get(s, tid, 0) : NULL;
+
+	if (!t)
+		return 0;
+	return t->on_cpu + (t->on && ts > t->in_ts ? ts - t->in_ts : 0);
+}
+
+static void exec_end(struct rstate *s, struct rg *x, uint64_t ts)
+{
+	uint64_t now;
+
+	if (!x->exec_tid)
+		return;
+	now = thread_cpu(s, x->exec_tid, ts);
+	if (now > x->exec_mark)
+		x->grp->exec += now - x->exec_mark;
+	x->exec_tid = 0;
+}
+
+/* Time spent in the state the goroutine leaves; closed says whether it ended normally. */
+static void account(struct rstate *s, struct rg *x, enum gs_state st, uint64_t dur, bool closed)
+{
+	struct rp_ggroup *grp = x->grp;
+
+	switch (st) {
+	case GS_RUNNING:
+		grp->t[RG_RUNNING] += dur;
+		break;
+	case GS_RUNNABLE:
+		grp->t[RG_RUNNABLE] += dur;
+		break;
+	case GS_BLOCKED: {
+		enum rp_gstate gst = gstate_of_reason(x->reason);
+
+		grp->t[gst] += dur;
+		if (closed && gst == RG_SYNC)
+			hist_add(&grp->sync_block, dur);
+		break;
+	}
+	case GS_SYSCALL:
+		grp->t[RG_SYSCALL] += dur;
+		break;
+	default:
+		return;
+	}
+	if ((st == GS_BLOCKED || st == GS_SYSCALL) && x->stack) {
+		x->stack->total += dur;
+		x->stack->count++;
+		if (dur > x->stack->max)
+			x->stack->max = dur;
+	}
+}
+
+static const char *waker_name(struct rstate *s, const struct gs_trans *t)
+{
+	struct gs_gor *w;
+
+	if (!t->waker_goid)
+		return t->waker_label ? t->waker_label : "runtime";
+	w = gostate_find(s->gs, t->g->tgid, t->waker_goid);
+	if (w && w->start_func && *w->start_func)
+		return w->start_func;
+	return "(unknown)";
+}
+
+static void go_transition(void *ctx, const struct gs_trans *t)
+{
+	struct rstate *s = ctx;
+	struct rg *x = t->g->user;
+	uint64_t dur;
+
+	if (!x)
+		return;
+	dur = t->ts > t->g->since ? t->ts - t->g->since : 0;
+	if (t->from == GS_RUNNING)
+		exec_end(s, x, t->ts);
+	if (t->from != GS_NONE) {
+		account(s, x, t->from, dur, true);
+		if (t->from == GS_RUNNABLE && t->to == GS_RUNNING) {
+			hist_add(&x->grp->sched_wait, dur);
+			if (x->edge)
+				hist_add(&x->edge->lat, dur);
+		}
+	}
+	x->stack = NULL;
+	if (t->to != GS_RUNNABLE)
+		x->edge = NULL;
+
+	switch (t->to) {
+	case GS_RUNNING:
+		x->exec_tid = t->tid;
+		x->exec_mark = thread_cpu(s, t->tid, t->ts);
+		break;
+	case GS_BLOCKED:
+		x->reason = reason_of(t->kind);
+		x->stack = stack_get(s, x->reason, t->g->tgid, t->stack, t->nstack, NULL);
+		break;
+	case GS_SYSCALL: {
+		char label[160];
+		const char *name = syscall_name(s->rp->info->machine, t->syscall);
+		char nb[24];
+
+		if (!name) {
+			snprintf(nb, sizeof(nb), "sys_%ld", t->syscall);
+			name = nb;
+		}
+		snprintf(label, sizeof(label), "%s in %s", name, x->grp->func);
+		x->reason = RB_SYSCALL;
+		x->stack = stack_get(s, RB_SYSCALL, t->g->tgid, NULL, 0, label);
+		if (t->tid) {
+			struct rp_thread *th = thr_get(s, t->tid, t->g->tgid);
+
+			if (th)
+				th->sc_go = true;
+		}
+		break;
+	}
+	case GS_RUNNABLE:
+		if (t->from == GS_BLOCKED) {
+			const char *w = waker_name(s, t);
+
+			add_waker(s, x->grp, w);
+			x->edge = edge_get(s, w, x->grp->func, true);
+			if (x->edge)
+				x->edge->count++;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void go_destroy(void *ctx, struct gs_gor *g)
+{
+	struct rstate *s = ctx;
+	struct rg *x = g->user;
+
+	if (!x)
+		return;
+	/* Still alive at the end (or its process exited): count up to then. */
+	if (g->state != GS_DEAD && g->state != GS_NONE) {
+		struct rp_proc *p = proc_get(s, g->tgid);
+		uint64_t end = s->rp->end;
+
+		if (p && p->exit_ts && p->exit_ts < end)
+			end = p->exit_ts;
+		if (g->state == GS_RUNNING)
+			exec_end(s, x, end);
+		if (end > g->since)
+			account(s, x, g->state, end - g->since, false);
+	}
+	free(x);
+	g->user = NULL;
+}
+
+/* ---- results ---- */
+
+static int cmp_thread(const void *a, const void *b)
+{
+	const struct rp_thread *x = *(const struct rp_thread *const *)a;
+	const struct rp_thread *y = *(const struct rp_thread *const *)b;
+
+	if (x->on_cpu != y->on_cpu)
+		return x->on_cpu < y->on_cpu ? 1 : -1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+	const struct rp_proc *x = *(const struct rp_proc *const *)a;
+	const struct rp_proc *y = *(const struct rp_proc *const *)b;
+
+	if (x->on_cpu != y->on_cpu)
+		return x->on_cpu < y->on_cpu ? 1 : -1;
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
+}
+
+static int cmp_competitor(const void *a, const void *b)
+{
+	const struct rp_proc *x = *(const struct rp_proc *const *)a;
+	const struct rp_proc *y = *(const struct rp_proc *const *)b;
+
+	if (x->contended != y->contended)
+		return x->contended < y->contended ? 1 : -1;
+	return cmp_proc(a, b);
+}
+
+static int cmp_tgroup(const void *a, const void *b)
+{
+	const struct rp_tgroup *x = a, *y = b;
+
+	if (x->on_cpu != y->on_cpu)
+		return x->on_cpu < y->on_cpu ? 1 : -1;
+	return strcmp(x->comm, y->comm);
+}
+
+static int cmp_sys(const void *a, const void *b)
+{
+	const struct rp_syscall *x = *(const struct rp_syscall *const *)a;
+	const struct rp_syscall *y = *(const struct rp_syscall *const *)b;
+
+	if (x->runtime != y->runtime)
+		return x->runtime ? 1 : -1;
+	if (x->lat.sum != y->lat.sum)
+		return x->lat.sum < y->lat.sum ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static uint64_t gg_total(const struct rp_ggroup *g)
+{
+	uint64_t t = 0;
+
+	for (int i = 0; i < RG__COUNT; i++)
+		t += g->t[i];
+	return t;
+}
+
+static int cmp_gg(const void *a, const void *b)
+{
+	const struct rp_ggroup *x = *(const struct rp_ggroup *const *)a;
+	const struct rp_ggroup *y = *(const struct rp_ggroup *const *)b;
+
+	if (x->exec != y->exec)
+		return x->exec < y->exec ? 1 : -1;
+	if (gg_total(x) != gg_total(y))
+		return gg_total(x) < gg_total(y) ? 1 : -1;
+	return strcmp(x->func, y->func);
+}
+
+static int cmp_waker(const void *a, const void *b)
+{
+	const struct rp_waker *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static int cmp_stack(const void *a, const void *b)
+{
+	const struct rp_stack *x = *(const struct rp_stack *const *)a;
+	const struct rp_stack *y = *(const struct rp_stack *const *)b;
+
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+static int cmp_edge(const void *a, const void *b)
+{
+	const struct rp_edge *x = *(const struct rp_edge *const *)a;
+	const struct rp_edge *y = *(const struct rp_edge *const *)b;
+	int c;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	c = strcmp(x->waker, y->waker);
+	return c ? c : strcmp(x->wakee, y->wakee);
+}
+
+/* qsort, which must not see the NULL of an empty list. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
+static void *grow(struct rstate *s, void *arr, size_t n, size_t size)
+{
+	void *p = realloc(arr, (n + 1) * size);
+
+	if (!p)
+		s->oom = true;
+	return p;
+}
+
+/* Closes what is still open at the end and sorts everything for output. */
+static int finalize(struct rstate *s)
+{
+	struct report *rp = s->rp;
+	uint64_t end = rp->end;
+
+	/* Whoever is on a CPU at the end ran until the end. */
+	for (uint32_t c = 0; c < rp->ncpus; c++) {
+		struct rp_cpu *cpu = &rp->cpus[c];
+		struct rp_thread *t;
+		uint64_t dur;
+
+		if (!cpu->cur_tid || end <= cpu->since)
+			continue;
+		dur = end - cpu->since;
+		t = thr_get(s, cpu->cur_tid, cpu->cur_tgid);
+		if (!t)
+			continue;
+		struct rp_proc *p = proc_get(s, t->tgid);
+
+		t->on_cpu += dur;
+		cpu->busy += dur;
+		if (p) {
+			p->on_cpu += dur;
+			p->cpu_ns[c] += dur;
+			if (p->target)
+				cpu->target += dur;
+			else
+				p->contended += w_at(s, end) - cpu->w_since;
+		}
+	}
+
+	for (int b = 0; b < TBUCKETS; b++) {
+		for (struct rp_thread *t = s->thr[b]; t; t = t->next) {
+			struct rp_proc *p = proc_get(s, t->tgid);
+			uint64_t tend = t->exit_ts && t->exit_ts < end ? t->exit_ts : end;
+
+			if (!t->on && t->seen_out && tend > t->out_ts)
+				t->off_cpu += tend - t->out_ts;
+			if (!p || !p->target)
+				continue;
+			p->off_cpu += t->off_cpu;
+			p->runnable += t->runnable;
+			hist_merge(&p->runqlat, &t->runqlat);
+			p->threads = grow(s, p->threads, p->nthreads, sizeof(*p->threads));
+			if (!p->threads)
+				return -1;
+			p->threads[p->nthreads++] = t;
+		}
+	}
+
+	for (int b = 0; b < TBUCKETS; b++) {
+		for (struct rp_proc *p = s->proc[b]; p; p = p->next) {
+			if (p->target) {
+				/* No thread of it ran: a fork that only exec'd. */
+				if (!p->nthreads)
+					continue;
+				sort(p->threads, p->nthreads, sizeof(*p->threads), cmp_thread);
+				for (size_t i = 0; i < p->nthreads; i++)
+					if (p->threads[i]->tid == p->tgid)
+						memcpy(p->comm, p->threads[i]->comm,
+						       sizeof(p->comm));
+				if (!p->comm[0]) {
+					const struct ctr_task *tk = ctr_task_find(rp->r, p->tgid);
+
+					snprintf(p->comm, sizeof(p->comm), "%s",
+						 tk ? tk->comm : p->threads[0]->comm);
+				}
+				rp->procs = grow(s, rp->procs, rp->nprocs, sizeof(*rp->procs));
+				if (!rp->procs)
+					return -1;
+				rp->procs[rp->nprocs++] = p;
+			} else if (p->tgid && (p->on_cpu || p->contended)) {
+				struct rp_thread *t = thr_get(s, p->tgid, p->tgid);
+				const struct ctr_task *tk = ctr_task_find(rp->r, p->tgid);
+
+				snprintf(p->comm, sizeof(p->comm), "%s",
+					 t && t->comm[0] ? t->comm
+					 : tk		 ? tk->comm
+							 : "?");
+				for (uint32_t c = 0; c < rp->ncpus; c++)
+					if (rp->cpus[c].target)
+						p->on_target_cpus += p->cpu_ns[c];
+				rp->competitors = grow(s, rp->competitors, rp->ncompetitors,
+						       sizeof(*rp->competitors));
+				if (!rp->competitors)
+					return -1;
+				rp->competitors[rp->ncompetitors++] = p;
+			}
+		}
+	}
+	sort(rp->procs, rp->nprocs, sizeof(*rp->procs), cmp_proc);
+	sort(rp->competitors, rp->ncompetitors, sizeof(*rp->competitors), cmp_competitor);
+
+	/* Target threads by name. */
+	for (size_t i = 0; i < rp->nprocs; i++) {
+		struct rp_proc *p = rp->procs[i];
+
+		for (size_t j = 0; j < p->nthreads; j++) {
+			struct rp_thread *t = p->threads[j];
+			struct rp_tgroup *g = NULL;
+
+			for (size_t k = 0; k < rp->ntgroups; k++)
+				if (!strcmp(rp->tgroups[k].comm, t->comm))
+					g = &rp->tgroups[k];
+			if (!g) {
+				rp->tgroups =
+				    grow(s, rp->tgroups, rp->ntgroups, sizeof(*rp->tgroups));
+				if (!rp->tgroups)
+					return -1;
+				g = &rp->tgroups[rp->ntgroups++];
+				memset(g, 0, sizeof(*g));
+				memcpy(g->comm, t->comm, sizeof(g->comm));
+			}
+			g->nthreads++;
+			g->on_cpu += t->on_cpu;
+			g->off_cpu += t->off_cpu;
+			g->runnable += t->runnable;
+			hist_merge(&g->runqlat, &t->runqlat);
+		}
+	}
+	sort(rp->tgroups, rp->ntgroups, sizeof(*rp->tgroups), cmp_tgroup);
+
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < MAX_SYSCALL_ID; i++) {
+			if (!s->sys[k][i] || !s->sys[k][i]->lat.count)
+				continue;
+			rp->sys = grow(s, rp->sys, rp->nsys, sizeof(*rp->sys));
+			if (!rp->sys)
+				return -1;
+			rp->sys[rp->nsys++] = s->sys[k][i];
+			rp->nsys_program += !k;
+		}
+	}
+	sort(rp->sys, rp->nsys, sizeof(*rp->sys), cmp_sys);
+
+	for (int b = 0; b < TBUCKETS; b++) {
+		for (struct rp_ggroup *g = s->gg[b]; g; g = g->next) {
+			rp->gg = grow(s, rp->gg, rp->ngg, sizeof(*rp->gg));
+			if (!rp->gg)
+				return -1;
+			rp->gg[rp->ngg++] = g;
+			sort(g->wakers, g->nwakers, sizeof(*g->wakers), cmp_waker);
+		}
+	}
+	sort(rp->gg, rp->ngg, sizeof(*rp->gg), cmp_gg);
+
+	for (int b = 0; b < TBUCKETS; b++) {
+		for (struct rp_stack *st = s->stk[b]; st; st = st->next) {
+			struct rp_reason_sum *r = &rp->reasons[st->reason];
+
+			if (!st->count)
+				continue;
+			r->stacks = grow(s, r->stacks, r->nstacks, sizeof(*r->stacks));
+			if (!r->stacks)
+				return -1;
+			r->stacks[r->nstacks++] = st;
+			r->total += st->total;
+			r->count += st->count;
+		}
+	}
+	for (int i = 0; i < RB__COUNT; i++) {
+		struct rp_stack *st = s->other_stack[i];
+		struct rp_reason_sum *r = &rp->reasons[i];
+
+		if (st && st->count) {
+			r->stacks = grow(s, r->stacks, r->nstacks, sizeof(*r->stacks));
+			if (!r->stacks)
+				return -1;
+			r->stacks[r->nstacks++] = st;
+			r->total += st->total;
+			r->count += st->count;
+		}
+		sort(r->stacks, r->nstacks, sizeof(*r->stacks), cmp_stack);
+	}
+
+	for (int b = 0; b < TBUCKETS; b++) {
+		for (struct rp_edge *e = s->edge[b]; e; e = e->next) {
+			struct rp_edge ***arr = e->go ? &rp->gedges : &rp->tedges;
+			size_t *n = e->go ? &rp->ngedges : &rp->ntedges;
+
+			if (!e->count)
+				continue;
+			*arr = grow(s, *arr, *n, sizeof(**arr));
+			if (!*arr)
+				return -1;
+			(*arr)[(*n)++] = e;
+		}
+	}
+	sort(rp->tedges, rp->ntedges, sizeof(*rp->tedges), cmp_edge);
+	sort(rp->gedges, rp->ngedges, sizeof(*rp->gedges), cmp_edge);
+	return s->oom ? -1 : 0;
+}
+
+int report_build(struct report *rp, struct ctr_reader *r, const char *path,
+		 const struct report_opts *o)
+{
+	static const struct gs_ops ops = {
+	    .create = go_create,
+	    .transition = go_transition,
+	    .destroy = go_destroy,
+	};
+	const struct ev_header *h;
+	struct rstate *s;
+	uint64_t first = 0, last = 0;
+	int rc;
+
+	memset(rp, 0, sizeof(*rp));
+	rp->r = r;
+	rp->info = ctr_info(r);
+	rp->path = path;
+	rp->o = *o;
+	rp->system = !rp->info->target || !strcmp(rp->info->target, "system");
+	rp->ncpus = rp->info->ncpus ? rp->info->ncpus : 1;
+	rp->cpus = calloc(rp->ncpus, sizeof(*rp->cpus));
+	s = calloc(1, sizeof(*s));
+	if (!rp->cpus || !s) {
+		free(s);
+		errmsg("out of memory");
+		return -1;
+	}
+	rp->priv = s;
+	s->rp = rp;
+	s->gs = gostate_new(r, &ops, s);
+	if (!s->gs || ctr_rewind(r)) {
+		errmsg("%s: %s", path, s->gs ? ctr_error(r) : "out of memory");
+		return -1;
+	}
+	/* The span: from the earlier of the start meta and the first event. */
+	rp->start = rp->info->start_ts;
+	rp->end = rp->info->end_ts;
+	while ((rc = ctr_next(r, &h)) == 1) {
+		if (!first) {
+			first = h->ts;
+			if (!rp->start || first < rp->start)
+				rp->start = first;
+			for (uint32_t c = 0; c < rp->ncpus; c++)
+				rp->cpus[c].since = rp->start;
+		}
+		last = h->ts;
+		on_event(s, h);
+		gostate_event(s->gs, h);
+		if (s->oom)
+			break;
+	}
+	if (rc < 0) {
+		errmsg("%s: %s", path, ctr_error(r));
+		return -1;
+	}
+	if (last > rp->end)
+		rp->end = last;
+	if (rp->end < rp->start)
+		rp->end = rp->start;
+	rp->repairs = gostate_repairs(s->gs);
+	gostate_finish(s->gs, rp->end);
+	if (s->oom || finalize(s)) {
+		errmsg("out of memory while building the report");
+		return -1;
+	}
+	return 0;
+}
+
+const char *rp_stack_text(const struct report *rp, const struct rp_stack *st)
+{
+	static char buf[8192];
+
+	if (st->label)
+		return st->label;
+	if (!st->nstack)
+		return "(no stack)";
+	gs_format_stack(rp->r, st->tgid, st->pcs, st->nstack, buf, sizeof(buf));
+	return buf[0] ? buf : "(no stack)";
+}
+
+void report_free(struct report *rp)
+{
+	struct rstate *s = rp->priv;
+
+	if (s) {
+		gostate_free(s->gs);
+		for (int b = 0; b < TBUCKETS; b++) {
+			while (s->thr[b]) {
+				struct rp_thread *t = s->thr[b];
+
+				s->thr[b] = t->next;
+				hist_free(&t->runqlat);
+				free(t);
+			}
+			while (s->proc[b]) {
+				struct rp_proc *p = s->proc[b];
+
+				s->proc[b] = p->next;
+				hist_free(&p->runqlat);
+				free(p->cpu_ns);
+				free(p->threads);
+				free(p);
+			}
+			while (s->gg[b]) {
+				struct rp_ggroup *g = s->gg[b];
+
+				s->gg[b] = g->next;
+				hist_free(&g->sched_wait);
+				hist_free(&g->sync_block);
+				for (size_t i = 0; i < g->nwakers; i++)
+					free(g->wakers[i].name);
+				free(g->wakers);
+				free(g->func);
+				free(g);
+			}
+			while (s->stk[b]) {
+				struct rp_stack *st = s->stk[b];
+
+				s->stk[b] = st->next;
+				free(st->label);
+				free(st);
+			}
+			while (s->edge[b]) {
+				struct rp_edge *e = s->edge[b];
+
+				s->edge[b] = e->next;
+				hist_free(&e->lat);
+				free(e->waker);
+				free(e->wakee);
+				free(e);
+			}
+		}
+		for (int i = 0; i < RB__COUNT; i++) {
+			if (s->other_stack[i]) {
+				free(s->other_stack[i]->label);
+				free(s->other_stack[i]);
+			}
+		}
+		for (int k = 0; k < 2; k++) {
+			for (int i = 0; i < MAX_SYSCALL_ID; i++) {
+				if (s->sys[k][i]) {
+					hist_free(&s->sys[k][i]->lat);
+					free(s->sys[k][i]);
+				}
+			}
+		}
+		free(s);
+	}
+	for (size_t i = 0; i < rp->ntgroups; i++)
+		hist_free(&rp->tgroups[i].runqlat);
+	for (int i = 0; i < RB__COUNT; i++)
+		free(rp->reasons[i].stacks);
+	free(rp->procs);
+	free(rp->competitors);
+	free(rp->tgroups);
+	free(rp->sys);
+	free(rp->gg);
+	free(rp->tedges);
+	free(rp->gedges);
+	free(rp->cpus);
+	memset(rp, 0, sizeof(*rp));
+}
