@@ -1,7 +1,8 @@
 #!/bin/bash
 # Test runner behind `make test` (the Makefile builds ./ctrace-bpf first).
 # Builds the C workloads into build/tests/, runs the Python tests
-# (tests/run_tests.py) and the shell suites (tests/go/test_*.sh), prints one
+# (tests/run_tests.py), the determinism pass over the captures they kept
+# (tests/determinism.py) and the shell suites (tests/go/test_*.sh), prints one
 # line per test and, last, the total "N passed, N failed, N skipped".
 # Arguments are passed to run_tests.py (e.g. -k pingpong -v); with any
 # argument the shell suites are not run.
@@ -53,6 +54,11 @@ $PY -B tests/run_tests.py "$@" 2>&1 | tee "$log"
 fold python "${PIPESTATUS[0]}" "$log"
 
 if [ $# -eq 0 ]; then
+	# Same input, same bytes: every capture the Python tests kept, converted
+	# to every output twice.
+	echo "== tests/determinism.py"
+	$PY -B tests/determinism.py build/tests/captures 2>&1 | tee "$log"
+	fold determinism "${PIPESTATUS[0]}" "$log"
 	for t in tests/*/test_*.sh; do
 		[ -f "$t" ] || continue
 		echo "== $t"

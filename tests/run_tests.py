@@ -66,6 +66,25 @@ def discover(files):
     return tests
 
 
+CAPTURES = TESTS.parent / "build" / "tests" / "captures"
+MAX_CAPTURES = 120
+MAX_CAPTURE_BYTES = 16 << 20
+
+
+def keep_captures(tmp, name):
+    """Copies the captures a test recorded into build/tests/captures, where
+    run.sh's determinism pass (tests/determinism.py) converts them again."""
+    CAPTURES.mkdir(parents=True, exist_ok=True)
+    have = len(list(CAPTURES.glob("*.ctr")))
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    for f in sorted(Path(tmp).rglob("*.ctr")):
+        if have >= MAX_CAPTURES:
+            return
+        if f.is_file() and not f.is_symlink() and f.stat().st_size <= MAX_CAPTURE_BYTES:
+            shutil.copyfile(f, CAPTURES / f"{safe}-{f.name}")
+            have += 1
+
+
 def short(e):
     s = str(e) or type(e).__name__
     s = " ".join(s.split())
@@ -81,6 +100,7 @@ def main():
     a = ap.parse_args()
 
     signal.signal(signal.SIGALRM, _alarm)
+    shutil.rmtree(CAPTURES, ignore_errors=True)
     npass = nfail = nskip = 0
     for name, fn, err in discover(a.files):
         if a.k and not any(k in name for k in a.k):
@@ -120,6 +140,7 @@ def main():
         else:
             nfail += 1
             print(f"FAIL {name}: {reason} ({dt:.1f}s)", flush=True)
+        keep_captures(tmp, name)
         if a.keep or (status == "FAIL" and os.environ.get("CTRACE_KEEP_FAILED")):
             print(f"     kept {tmp}", flush=True)
         else:
