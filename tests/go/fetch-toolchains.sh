@@ -13,10 +13,29 @@ cache=$(cd "$cache" && pwd)
 state=$cache/apt
 mkdir -p "$state/lists/partial" "$state/cache/archives/partial" "$cache/debs"
 
-cat >"$state/sources.list" <<SRC
-deb http://deb.debian.org/debian bookworm-backports main
-deb http://deb.debian.org/debian trixie main
-SRC
+# The Debian archive this machine already uses, read from its apt
+# configuration (deb822 .sources first, then one-line lists): the first URI
+# of an entry whose suites are not -security ones.
+mirror_uri() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] || continue
+		awk 'BEGIN { RS = ""; FS = "\n" }
+		{
+			uri = ""; suites = ""; deb = 0
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^Types:/ && $i ~ /[ \t]deb([ \t]|$)/) deb = 1
+				if ($i ~ /^URIs:/) { split($i, u, /[ \t]+/); uri = u[2] }
+				if ($i ~ /^Suites:/) suites = $i
+			}
+			if (deb && uri != "" && suites !~ /-security/) { print uri; exit }
+		}' "$f"
+	done | head -n1 | grep . && return
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk '$1 == "deb" && $0 !~ /-security/ {
+			for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { print $i; exit }
+		}' | head -n1 | grep .
+}
 
 aptopts=(-o Dir::Etc::sourcelist="$state/sources.list" -o Dir::Etc::sourceparts=-
 	-o Dir::State::Lists="$state/lists" -o Dir::Cache="$state/cache"
@@ -30,6 +49,16 @@ else
 fi
 
 want="1.21 1.22 1.23 1.24"
+if ! uri=$(mirror_uri); then
+	for v in $want; do
+		echo "$v skipped: no Debian archive in the host's apt configuration"
+	done
+	exit 0
+fi
+cat >"$state/sources.list" <<SRC
+deb $uri bookworm-backports main
+deb $uri trixie main
+SRC
 need=
 for v in $want; do
 	[ -x "$cache/go-$v/usr/lib/go-$v/bin/go" ] || need="$need $v"
