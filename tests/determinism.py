@@ -97,7 +97,8 @@ def main():
     ap.add_argument("--against", help="the other binary (default: --bin again)")
     ap.add_argument("paths", nargs="+")
     a = ap.parse_args()
-    other = a.against or a.bin
+    a.bin = str(Path(a.bin).resolve())
+    other = str(Path(a.against).resolve()) if a.against else a.bin
     npass = nfail = 0
     with tempfile.TemporaryDirectory(prefix="ctrace-determinism-") as t:
         for cap in captures(a.paths):
