@@ -479,11 +479,15 @@ int ctr_go_sym_frames(const struct ctr_reader *r, uint32_t tgid, uint64_t pc, bo
 /* A new task inherits its parent's command line until it execs. */
 static void scan_fork(struct ctr_reader *r, const struct ev_process_fork *e)
 {
-	struct ctr_task *p = task_get(r, e->parent_pid, e->parent_tgid, e->h.ts);
-	struct ctr_task *t = task_get(r, e->child_pid, e->child_tgid, e->h.ts);
+	const struct ctr_task *p;
+	struct ctr_task *t;
 
+	task_get(r, e->parent_pid, e->parent_tgid, e->h.ts);
+	t = task_get(r, e->child_pid, e->child_tgid, e->h.ts);
 	if (!t)
 		return;
+	/* Found again: adding the child may have grown (moved) the table. */
+	p = ctr_task_find(r, e->parent_pid);
 	t->first_ts = e->h.ts;
 	t->ppid = e->child_tgid == e->parent_tgid ? (p ? p->ppid : 0) : e->parent_tgid;
 	task_comm(t, e->child_comm);
