@@ -476,20 +476,86 @@ int ctr_go_sym_frames(const struct ctr_reader *r, uint32_t tgid, uint64_t pc, bo
 	return k;
 }
 
-static void scan_record(struct ctr_reader *r, const struct ev_header *h)
+/* A new task inherits its parent's command line until it execs. */
+static void scan_fork(struct ctr_reader *r, const struct ev_process_fork *e)
 {
-	struct ctr_info *in = &r->info;
+	const struct ctr_task *p;
 	struct ctr_task *t;
 
-	if (!valid_record(h))
+	task_get(r, e->parent_pid, e->parent_tgid, e->h.ts);
+	t = task_get(r, e->child_pid, e->child_tgid, e->h.ts);
+	if (!t)
 		return;
-	if (h->type < REC_META) {
-		in->events++;
-		if (h->ts > in->end_ts)
-			in->end_ts = h->ts;
-		if (h->tid)
-			task_get(r, h->tid, h->tgid, h->ts);
-	}
+	/* Found again: adding the child may have grown (moved) the table. */
+	p = ctr_task_find(r, e->parent_pid);
+	t->first_ts = e->h.ts;
+	t->ppid = e->child_tgid == e->parent_tgid ? (p ? p->ppid : 0) : e->parent_tgid;
+	task_comm(t, e->child_comm);
+	if (p && p->cmdline && !t->cmdline)
+		task_cmdline(t, p->cmdline, p->cmdline_len);
+}
+
+static void scan_exec(struct ctr_reader *r, const struct ev_process_exec *e)
+{
+	struct ctr_task *t = task_get(r, e->pid, e->h.tgid, e->h.ts);
+
+	task_comm(t, e->comm);
+	task_cmdline(t, e->filename, strnlen(e->filename, sizeof(e->filename)));
+}
+
+/* A task that existed before the capture started, as procfs described it. */
+static void scan_task(struct ctr_reader *r, const struct rec_task *e)
+{
+	size_t len = e->cmdline_len;
+	struct ctr_task *t;
+
+	if (len > e->h.size - sizeof(*e))
+		len = e->h.size - sizeof(*e);
+	t = task_get(r, e->h.tid, e->h.tgid, e->h.ts);
+	if (!t)
+		return;
+	t->ppid = e->ppid;
+	t->flags = e->task_flags;
+	task_comm(t, e->comm);
+	/* drop the trailing NUL the kernel leaves in cmdline */
+	while (len && e->cmdline[len - 1] == 0)
+		len--;
+	task_cmdline(t, e->cmdline, len);
+}
+
+/* The first record of a Go process wins. */
+static void add_goproc(struct ctr_reader *r, const struct rec_go_proc *e)
+{
+	struct ctr_go_proc *n;
+
+	if (ctr_go_proc_find(r, e->h.tgid))
+		return;
+	n = realloc(r->goprocs, (r->ngoprocs + 1) * sizeof(*n));
+	if (!n)
+		return;
+	r->goprocs = n;
+	n += r->ngoprocs++;
+	memset(n, 0, sizeof(*n));
+	n->tgid = e->h.tgid;
+	n->major = e->major;
+	n->minor = e->minor;
+	n->load_bias = e->load_bias;
+	memcpy(n->version, e->version, sizeof(n->version) - 1);
+	memcpy(n->path, e->path, sizeof(n->path) - 1);
+}
+
+static void scan_end(struct ctr_info *in, const struct rec_end *e)
+{
+	in->clean_end = true;
+	in->end_reason = e->reason;
+	in->cmd_status = e->cmd_status;
+	if (e->h.ts > in->end_ts)
+		in->end_ts = e->h.ts;
+}
+
+/* Names and lineage of the tasks a kernel event mentions. */
+static void scan_tasks(struct ctr_reader *r, const struct ev_header *h)
+{
 	switch (h->type) {
 	case EV_SCHED_SWITCH: {
 		const struct ev_sched_switch *e = (const void *)h;
@@ -505,76 +571,46 @@ static void scan_record(struct ctr_reader *r, const struct ev_header *h)
 		task_comm(task_get(r, e->pid, e->tgid, h->ts), e->comm);
 		break;
 	}
-	case EV_PROCESS_FORK: {
-		const struct ev_process_fork *e = (const void *)h;
-		struct ctr_task *p = task_get(r, e->parent_pid, e->parent_tgid, h->ts);
-
-		t = task_get(r, e->child_pid, e->child_tgid, h->ts);
-		if (t) {
-			t->first_ts = h->ts;
-			t->ppid =
-			    e->child_tgid == e->parent_tgid ? (p ? p->ppid : 0) : e->parent_tgid;
-			task_comm(t, e->child_comm);
-			if (p && p->cmdline && !t->cmdline)
-				task_cmdline(t, p->cmdline, p->cmdline_len);
-		}
+	case EV_PROCESS_FORK:
+		scan_fork(r, (const void *)h);
 		break;
-	}
-	case EV_PROCESS_EXEC: {
-		const struct ev_process_exec *e = (const void *)h;
-
-		t = task_get(r, e->pid, h->tgid, h->ts);
-		task_comm(t, e->comm);
-		task_cmdline(t, e->filename, strnlen(e->filename, sizeof(e->filename)));
+	case EV_PROCESS_EXEC:
+		scan_exec(r, (const void *)h);
 		break;
-	}
 	case EV_TASK_RENAME: {
 		const struct ev_task_rename *e = (const void *)h;
 
 		task_comm(task_get(r, e->pid, 0, h->ts), e->newcomm);
 		break;
 	}
+	}
+}
+
+static void scan_record(struct ctr_reader *r, const struct ev_header *h)
+{
+	struct ctr_info *in = &r->info;
+
+	if (!valid_record(h))
+		return;
+	if (h->type < REC_META) {
+		in->events++;
+		if (h->ts > in->end_ts)
+			in->end_ts = h->ts;
+		if (h->tid)
+			task_get(r, h->tid, h->tgid, h->ts);
+		scan_tasks(r, h);
+		return;
+	}
+	switch (h->type) {
 	case REC_META:
 		add_meta(r, h);
 		break;
-	case REC_TASK: {
-		const struct rec_task *e = (const void *)h;
-		size_t len = e->cmdline_len;
-
-		if (len > h->size - sizeof(*e))
-			len = h->size - sizeof(*e);
-		t = task_get(r, h->tid, h->tgid, h->ts);
-		if (t) {
-			t->ppid = e->ppid;
-			t->flags = e->task_flags;
-			task_comm(t, e->comm);
-			/* drop the trailing NUL the kernel leaves in cmdline */
-			while (len && e->cmdline[len - 1] == 0)
-				len--;
-			task_cmdline(t, e->cmdline, len);
-		}
+	case REC_TASK:
+		scan_task(r, (const void *)h);
 		break;
-	}
-	case REC_GO_PROC: {
-		const struct rec_go_proc *e = (const void *)h;
-		struct ctr_go_proc *n;
-
-		if (ctr_go_proc_find(r, h->tgid))
-			break;
-		n = realloc(r->goprocs, (r->ngoprocs + 1) * sizeof(*n));
-		if (!n)
-			break;
-		r->goprocs = n;
-		n += r->ngoprocs++;
-		memset(n, 0, sizeof(*n));
-		n->tgid = h->tgid;
-		n->major = e->major;
-		n->minor = e->minor;
-		n->load_bias = e->load_bias;
-		memcpy(n->version, e->version, sizeof(n->version) - 1);
-		memcpy(n->path, e->path, sizeof(n->path) - 1);
+	case REC_GO_PROC:
+		add_goproc(r, (const void *)h);
 		break;
-	}
 	case REC_GO_SYM:
 		add_sym(r, (const void *)h);
 		break;
@@ -585,16 +621,9 @@ static void scan_record(struct ctr_reader *r, const struct ev_header *h)
 		memcpy(in->drops, e->drops, sizeof(in->drops));
 		break;
 	}
-	case REC_END: {
-		const struct rec_end *e = (const void *)h;
-
-		in->clean_end = true;
-		in->end_reason = e->reason;
-		in->cmd_status = e->cmd_status;
-		if (h->ts > in->end_ts)
-			in->end_ts = h->ts;
+	case REC_END:
+		scan_end(in, (const void *)h);
 		break;
-	}
 	}
 }
 

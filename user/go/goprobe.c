@@ -17,9 +17,8 @@
 #include "go/goelf.h"
 #include "go/goprobe.h"
 #include "goroutines.skel.h"
-#include "record/tracer.h"
 
-#define MAX_PROCS GO_MAX_PROCS
+#define MAX_PROCS  GO_MAX_PROCS
 #define PC_SET_MAX (1u << 20)
 
 /* The runtime functions probed, and what each tells; minors bound the Go versions. */
@@ -97,11 +96,11 @@ struct goprobe {
 	uint64_t pcs_dropped;
 };
 
-struct goprobe *goprobe_new(struct tracer *t, unsigned int stack_depth, bool verbose, char *err,
-			    size_t errlen)
+struct goprobe *goprobe_new(int rings_fd, int drops_fd, unsigned int stack_depth, bool verbose,
+			    char *err, size_t errlen)
 {
 	struct goprobe *gp = calloc(1, sizeof(*gp));
-	int rings_fd, drops_fd, rc;
+	int rc;
 
 	if (!gp) {
 		snprintf(err, errlen, "out of memory");
@@ -109,7 +108,6 @@ struct goprobe *goprobe_new(struct tracer *t, unsigned int stack_depth, bool ver
 	}
 	gp->stack_depth = stack_depth > GO_MAX_STACK ? GO_MAX_STACK : stack_depth;
 	gp->verbose = verbose;
-	tracer_shared_maps(t, &rings_fd, &drops_fd);
 	/* First with the uprobe-multi entry point; without it if the kernel predates it. */
 	for (int multi = 1; multi >= 0; multi--) {
 		gp->skel = goroutines_bpf__open();
@@ -325,20 +323,11 @@ static struct goproc *find_proc(struct goprobe *gp, pid_t tgid)
 	return NULL;
 }
 
-int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, size_t len)
+/* Fills a fresh slot for tgid's binary; GOPROBE_NOT_GO if it is not Go. */
+static int proc_open(struct goproc *p, pid_t tgid, const char *path, char *msg, size_t len)
 {
-	struct goproc *p;
-	const struct go_offsets *tab;
-	struct go_cfg cfg;
 	char err[256];
-	bool from_dwarf;
-	int rc;
 
-	if (gp->nprocs == MAX_PROCS) {
-		snprintf(msg, len, "too many Go processes (at most %d)", MAX_PROCS);
-		return -E2BIG;
-	}
-	p = &gp->procs[gp->nprocs];
 	memset(p, 0, sizeof(*p));
 	p->tgid = tgid;
 	if (path)
@@ -354,17 +343,28 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 	}
 	snprintf(p->version, sizeof(p->version), "%s", goelf_version(p->elf));
 	goelf_version_num(p->elf, &p->major, &p->minor);
+	return 0;
+}
 
-	rc = godwarf_read(p->path, &p->off, &p->vars, err, sizeof(err));
-	from_dwarf = rc == 0;
-	if (rc) {
+/*
+ * The runtime's struct offsets, from DWARF or else the built-in table, and
+ * the addresses the snapshot needs. GOPROBE_UNSUPPORTED when a layout or the
+ * wait reasons of this Go version are unknown.
+ */
+static int proc_layout(struct goproc *p, bool *from_dwarf, char *msg, size_t len)
+{
+	const struct go_offsets *tab;
+	uint64_t size;
+	char err[256];
+
+	*from_dwarf = !godwarf_read(p->path, &p->off, &p->vars, err, sizeof(err));
+	if (!*from_dwarf) {
 		tab = go_offsets_for_version(p->major, p->minor);
 		if (!tab) {
 			snprintf(msg, len,
 				 "pid %d runs %s, whose runtime layout is unknown without DWARF "
 				 "(supported: %s); tracing its threads only",
-				 tgid, p->version, go_offsets_supported());
-			goelf_close(p->elf);
+				 p->tgid, p->version, go_offsets_supported());
 			return GOPROBE_UNSUPPORTED;
 		}
 		p->off = *tab;
@@ -374,19 +374,36 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 		snprintf(msg, len,
 			 "pid %d runs %s, whose wait reasons are unknown (supported: %s); "
 			 "tracing its threads only",
-			 tgid, p->version, go_offsets_supported());
-		goelf_close(p->elf);
+			 p->tgid, p->version, go_offsets_supported());
 		return GOPROBE_UNSUPPORTED;
 	}
 	p->allgs_addr = find_allgs(p);
-	{
-		uint64_t size;
+	if (goelf_func(p->elf, "runtime.main", &p->runtime_main, &size))
+		p->runtime_main = 0;
+	return 0;
+}
 
-		if (goelf_func(p->elf, "runtime.main", &p->runtime_main, &size))
-			p->runtime_main = 0;
-	}
+/* The first offset the probes could not read within GO_STRUCT_READ bytes, or -1. */
+static int beyond_reach(const struct go_cfg *cfg)
+{
+	const int16_t used[] = {
+	    cfg->g_goid,      cfg->g_m,	       cfg->g_waitreason, cfg->g_startpc, cfg->g_gopc,
+	    cfg->g_schedlink, cfg->g_sched_pc, cfg->g_sched_bp,	  cfg->m_curg,	  cfg->m_p,
+	};
 
-	cfg = (struct go_cfg){
+	for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+		if (used[i] + 8 > GO_STRUCT_READ)
+			return used[i];
+	return -1;
+}
+
+/* The probes' view of the process; GOPROBE_UNSUPPORTED if beyond their reach. */
+static int proc_cfg(const struct goprobe *gp, const struct goproc *p, struct go_cfg *cfg, char *msg,
+		    size_t len)
+{
+	int off;
+
+	*cfg = (struct go_cfg){
 	    .g_goid = p->off.g_goid,
 	    .g_m = p->off.g_m,
 	    .g_waitreason = p->off.g_waitreason,
@@ -400,35 +417,32 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 	    .p_id = p->off.p_id,
 	    .stack_depth = gp->stack_depth,
 	};
-	{
-		const int16_t used[] = {
-		    cfg.g_goid,	     cfg.g_m,	     cfg.g_waitreason, cfg.g_startpc, cfg.g_gopc,
-		    cfg.g_schedlink, cfg.g_sched_pc, cfg.g_sched_bp,   cfg.m_curg,    cfg.m_p};
-
-		/* The probes read these within the first GO_STRUCT_READ bytes. */
-		for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++) {
-			if (used[i] + 8 > GO_STRUCT_READ) {
-				snprintf(msg, len,
-					 "pid %d: %s runtime layout is beyond this build's "
-					 "reach (offset %d); tracing its threads only",
-					 tgid, p->version, used[i]);
-				goelf_close(p->elf);
-				return GOPROBE_UNSUPPORTED;
-			}
-		}
+	off = beyond_reach(cfg);
+	if (off >= 0) {
+		snprintf(msg, len,
+			 "pid %d: %s runtime layout is beyond this build's "
+			 "reach (offset %d); tracing its threads only",
+			 p->tgid, p->version, off);
+		return GOPROBE_UNSUPPORTED;
 	}
-	cfg.tgid = tgid;
-	{
-		__u32 key = gp->nprocs; /* this process's slot, named in its cookies */
+	cfg->tgid = p->tgid;
+	return 0;
+}
 
-		if (bpf_map__update_elem(gp->skel->maps.go_cfgs, &key, sizeof(key), &cfg,
-					 sizeof(cfg), BPF_ANY)) {
-			snprintf(msg, len, "cannot configure goroutine probes: %s",
-				 strerror(errno));
-			goelf_close(p->elf);
-			return -errno;
-		}
-	}
+/* Writes the next process slot's config; the slot number is in its cookies. */
+static int set_slot_cfg(struct goprobe *gp, const struct go_cfg *cfg)
+{
+	__u32 key = gp->nprocs;
+
+	return bpf_map__update_elem(gp->skel->maps.go_cfgs, &key, sizeof(key), cfg, sizeof(*cfg),
+				    BPF_ANY);
+}
+
+/* Queues every probe this Go version needs, then attaches them together. */
+static int attach_probes(struct goprobe *gp, struct goproc *p, char *msg, size_t len)
+{
+	int rc;
+
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		if (p->minor < probes[i].min_minor || p->minor > probes[i].max_minor)
 			continue;
@@ -437,38 +451,61 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 			continue;
 		if (rc == -ENOENT) {
 			snprintf(msg, len, "%s (pid %d): %s not found; tracing its threads only",
-				 p->version, tgid, probes[i].func);
+				 p->version, p->tgid, probes[i].func);
 			rc = GOPROBE_UNSUPPORTED;
 		}
 		if (rc)
-			goto fail;
+			return rc;
 	}
 	rc = probe_newproc(gp, p, msg, len);
 	if (rc == -ENOENT) {
 		snprintf(msg, len,
 			 "%s (pid %d): go statement site not found; tracing its threads only",
-			 p->version, tgid);
+			 p->version, p->tgid);
 		rc = GOPROBE_UNSUPPORTED;
 	}
 	if (!rc)
 		rc = commit_probes(gp, p, msg, len);
+	return rc;
+}
+
+int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, size_t len)
+{
+	struct goproc *p;
+	struct go_cfg cfg;
+	bool from_dwarf;
+	int rc;
+
+	if (gp->nprocs == MAX_PROCS) {
+		snprintf(msg, len, "too many Go processes (at most %d)", MAX_PROCS);
+		return -E2BIG;
+	}
+	p = &gp->procs[gp->nprocs];
+	rc = proc_open(p, tgid, path, msg, len);
 	if (rc)
-		goto fail;
+		return rc;
+	rc = proc_layout(p, &from_dwarf, msg, len);
+	if (!rc)
+		rc = proc_cfg(gp, p, &cfg, msg, len);
+	if (!rc && set_slot_cfg(gp, &cfg)) {
+		rc = -errno;
+		snprintf(msg, len, "cannot configure goroutine probes: %s", strerror(-rc));
+	}
+	if (rc) {
+		goelf_close(p->elf);
+		return rc;
+	}
+	rc = attach_probes(gp, p, msg, len);
+	if (rc) {
+		gp->npending = 0;
+		set_slot_cfg(gp, &(struct go_cfg){0});
+		goelf_close(p->elf);
+		return rc;
+	}
 	gp->nprocs++;
 	snprintf(msg, len, "pid %d: %s, offsets from %s, %s", tgid, p->version,
 		 from_dwarf ? "DWARF" : "the built-in table", goelf_pclntab_source(p->elf));
 	return GOPROBE_ATTACHED;
-fail:
-	gp->npending = 0;
-	{
-		struct go_cfg none = {0};
-		__u32 key = gp->nprocs;
-
-		bpf_map__update_elem(gp->skel->maps.go_cfgs, &key, sizeof(key), &none, sizeof(none),
-				     BPF_ANY);
-	}
-	goelf_close(p->elf);
-	return rc;
 }
 
 /* The exe mapping at file offset 0 gives the PIE load bias. */

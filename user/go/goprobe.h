@@ -13,7 +13,6 @@
 #include "bpf/ctrace.h"
 
 struct goprobe;
-struct tracer;
 struct ctr_writer;
 
 enum {
@@ -22,8 +21,12 @@ enum {
 	GOPROBE_UNSUPPORTED = 2, /* a Go version without known offsets */
 };
 
-struct goprobe *goprobe_new(struct tracer *t, unsigned int stack_depth, bool verbose, char *err,
-			    size_t errlen);
+/*
+ * Loads the goroutine probes; they write into the thread tracer's ring
+ * buffers and drop counters, whose map fds are rings_fd and drops_fd.
+ */
+struct goprobe *goprobe_new(int rings_fd, int drops_fd, unsigned int stack_depth, bool verbose,
+			    char *err, size_t errlen);
 /*
  * Inspects tgid's binary (path, or /proc/PID/exe when NULL) and attaches the
  * scheduler probes. Returns a GOPROBE_* value with a one-line explanation in

@@ -307,12 +307,158 @@ static bool woken_by_ready(enum go_block_kind k)
 	}
 }
 
+static void go_create(struct gostate *s, const struct ev_go *e, struct gs_trans *t)
+{
+	const struct ev_header *h = &e->h;
+	struct gnode *n = gfind(s, h->tgid, e->goid);
+
+	if (n && n->g.state != GS_DEAD)
+		return;
+	if (n)
+		gfree(s, n);
+	n = gnew(s, h->tgid, e->goid, e->pc, e->other_goid, false);
+	if (!n)
+		return;
+	if (s->ops->create)
+		s->ops->create(s->ctx, &n->g, h->ts, e->stack, e->nstack);
+	t->to = GS_RUNNABLE;
+	t->label = "Runnable";
+	t->stack = e->stack;
+	t->nstack = e->nstack;
+	t->waker_goid = e->other_goid;
+	t->waker_tid = h->tid;
+	emit(s, n, t);
+}
+
+/*
+ * A start while blocked: the scheduler runs the first goroutine the
+ * netpoller returns (and GC workers) without ready(), so the wake-up is this
+ * start. Anything else means a lost record.
+ */
+static void wake_at_start(struct gostate *s, struct gnode *n, const struct ev_go *e, int minor)
+{
+	struct gs_trans w = {.ts = e->h.ts, .to = GS_RUNNABLE, .label = "Runnable"};
+	enum go_block_kind bk = go_waitreason_kind(minor, n->g.reason);
+
+	w.waker_label = runtime_waker(0, bk);
+	w.tid = e->h.tid;
+	w.cpu = e->h.cpu;
+	w.p = e->p;
+	/* Channels, locks and sleeps always wake through ready(): one was lost. */
+	if (woken_by_ready(bk)) {
+		w.repaired = true;
+		s->repairs++;
+	}
+	emit(s, n, &w);
+}
+
+static void go_start(struct gostate *s, const struct ev_go *e, int minor, struct gs_trans *t)
+{
+	const struct ev_header *h = &e->h;
+	struct tnode *th = tfind(s, h->tid, false);
+	struct gnode *n = lookup(s, h, e->goid);
+
+	if (!n)
+		return;
+	/*
+	 * The thread's previous goroutine stopped without a record: lost,
+	 * unless it left a syscall since, and exitsyscall found no P
+	 * (exitsyscall0 queues it without any probed transition).
+	 */
+	if (th && th->cur && th->cur != n)
+		to_runnable(s, th->cur, th->cur->last_ts,
+			    th->cur->g.state != GS_SYSCALL && !th->cur->sys_exited, false);
+	if (n->g.state == GS_RUNNING || n->g.state == GS_SYSCALL) {
+		/* Left a blocking syscall through the scheduler, or lost a stop. */
+		to_runnable(s, n, n->last_ts, n->g.state != GS_SYSCALL && !n->sys_exited, false);
+	} else if (n->g.state == GS_BLOCKED) {
+		wake_at_start(s, n, e, minor);
+	}
+	n->sys_exited = false;
+	t->to = GS_RUNNING;
+	t->label = "Running";
+	emit(s, n, t);
+	set_thread(s, h->tid, n);
+}
+
+static void go_block(struct gostate *s, const struct ev_go *e, int minor, struct gs_trans *t)
+{
+	struct gnode *n = lookup(s, &e->h, e->goid);
+
+	if (!n)
+		return;
+	leave_thread(s, n);
+	t->to = GS_BLOCKED;
+	t->reason = e->reason;
+	t->reason_str = go_waitreason_string(minor, e->reason);
+	t->kind = go_waitreason_kind(minor, e->reason);
+	t->label = blocked_label(s, minor, e->reason);
+	t->stack = e->stack;
+	t->nstack = e->nstack;
+	emit(s, n, t);
+}
+
+static void go_unblock(struct gostate *s, const struct ev_go *e, int minor, struct gs_trans *t)
+{
+	enum go_block_kind bk = go_waitreason_kind(minor, e->reason);
+	struct gnode *n = lookup(s, &e->h, e->goid);
+
+	if (!n)
+		return;
+	if (n->g.state != GS_BLOCKED && n->g.state != GS_NONE) {
+		/* ready() on a goroutine we think is not parked: a lost block. */
+		if (n->g.state == GS_RUNNABLE)
+			return;
+		s->repairs++;
+		leave_thread(s, n);
+	}
+	t->to = GS_RUNNABLE;
+	t->label = "Runnable";
+	t->waker_goid = e->other_goid;
+	t->waker_tid = e->h.tid;
+	if (!e->other_goid || e->other_goid == e->goid)
+		t->waker_label = runtime_waker(e->kind, bk);
+	if (e->other_goid == e->goid)
+		t->waker_goid = 0;
+	t->stack = e->stack;
+	t->nstack = e->nstack;
+	emit(s, n, t);
+}
+
+static void go_sched(struct gostate *s, const struct ev_go *e, struct gs_trans *t)
+{
+	struct gnode *n = lookup(s, &e->h, e->goid);
+
+	if (!n)
+		return;
+	leave_thread(s, n);
+	t->to = GS_RUNNABLE;
+	t->label = "Runnable";
+	t->sched_kind = e->kind;
+	t->preempted = e->kind == GO_SCHED_PREEMPT || e->kind == GO_SCHED_PREEMPT_PARK;
+	t->stack = e->stack;
+	t->nstack = e->nstack;
+	emit(s, n, t);
+}
+
+static void go_exit(struct gostate *s, const struct ev_go *e, struct gs_trans *t)
+{
+	struct gnode *n = gfind(s, e->h.tgid, e->goid);
+
+	if (!n)
+		return;
+	leave_thread(s, n);
+	t->to = GS_DEAD;
+	t->label = "Dead";
+	emit(s, n, t);
+	gfree(s, n);
+}
+
 static void on_go(struct gostate *s, const struct ev_go *e)
 {
 	const struct ev_header *h = &e->h;
 	int minor = go_minor(s, h->tgid);
 	struct gs_trans t = {.ts = h->ts, .tid = h->tid, .cpu = h->cpu, .p = e->p};
-	struct gnode *n;
 
 	/* A goroutine that wakes or creates another is running right now. */
 	if ((h->type == EV_GO_UNBLOCK || h->type == EV_GO_CREATE) && e->other_goid > 0) {
@@ -324,130 +470,22 @@ static void on_go(struct gostate *s, const struct ev_go *e)
 
 	switch (h->type) {
 	case EV_GO_CREATE:
-		n = gfind(s, h->tgid, e->goid);
-		if (n && n->g.state != GS_DEAD)
-			return;
-		if (n)
-			gfree(s, n);
-		n = gnew(s, h->tgid, e->goid, e->pc, e->other_goid, false);
-		if (!n)
-			return;
-		if (s->ops->create)
-			s->ops->create(s->ctx, &n->g, h->ts, e->stack, e->nstack);
-		t.to = GS_RUNNABLE;
-		t.label = "Runnable";
-		t.stack = e->stack;
-		t.nstack = e->nstack;
-		t.waker_goid = e->other_goid;
-		t.waker_tid = h->tid;
-		emit(s, n, &t);
+		go_create(s, e, &t);
 		return;
-	case EV_GO_START: {
-		struct tnode *th = tfind(s, h->tid, false);
-
-		n = lookup(s, h, e->goid);
-		if (!n)
-			return;
-		/*
-		 * The thread's previous goroutine stopped without a record: lost,
-		 * unless it left a syscall since, and exitsyscall found no P
-		 * (exitsyscall0 queues it without any probed transition).
-		 */
-		if (th && th->cur && th->cur != n)
-			to_runnable(s, th->cur, th->cur->last_ts,
-				    th->cur->g.state != GS_SYSCALL && !th->cur->sys_exited, false);
-		if (n->g.state == GS_RUNNING || n->g.state == GS_SYSCALL) {
-			/* Left a blocking syscall through the scheduler, or lost a stop. */
-			to_runnable(s, n, n->last_ts, n->g.state != GS_SYSCALL && !n->sys_exited,
-				    false);
-		} else if (n->g.state == GS_BLOCKED) {
-			/*
-			 * The scheduler runs the first goroutine the netpoller
-			 * returns (and GC workers) without ready(): the wake-up is
-			 * this start. Anything else means a lost record.
-			 */
-			struct gs_trans w = {.ts = h->ts, .to = GS_RUNNABLE, .label = "Runnable"};
-
-			w.waker_label = runtime_waker(0, go_waitreason_kind(minor, n->g.reason));
-			w.tid = h->tid;
-			w.cpu = h->cpu;
-			w.p = e->p;
-			/* Channels, locks and sleeps always wake through ready(): one was lost. */
-			if (woken_by_ready(go_waitreason_kind(minor, n->g.reason))) {
-				w.repaired = true;
-				s->repairs++;
-			}
-			emit(s, n, &w);
-		}
-		n->sys_exited = false;
-		t.to = GS_RUNNING;
-		t.label = "Running";
-		emit(s, n, &t);
-		set_thread(s, h->tid, n);
+	case EV_GO_START:
+		go_start(s, e, minor, &t);
 		return;
-	}
 	case EV_GO_BLOCK:
-		n = lookup(s, h, e->goid);
-		if (!n)
-			return;
-		leave_thread(s, n);
-		t.to = GS_BLOCKED;
-		t.reason = e->reason;
-		t.reason_str = go_waitreason_string(minor, e->reason);
-		t.kind = go_waitreason_kind(minor, e->reason);
-		t.label = blocked_label(s, minor, e->reason);
-		t.stack = e->stack;
-		t.nstack = e->nstack;
-		emit(s, n, &t);
+		go_block(s, e, minor, &t);
 		return;
-	case EV_GO_UNBLOCK: {
-		enum go_block_kind bk = go_waitreason_kind(minor, e->reason);
-
-		n = lookup(s, h, e->goid);
-		if (!n)
-			return;
-		if (n->g.state != GS_BLOCKED && n->g.state != GS_NONE) {
-			/* ready() on a goroutine we think is not parked: a lost block. */
-			if (n->g.state == GS_RUNNABLE)
-				return;
-			s->repairs++;
-			leave_thread(s, n);
-		}
-		t.to = GS_RUNNABLE;
-		t.label = "Runnable";
-		t.waker_goid = e->other_goid;
-		t.waker_tid = h->tid;
-		if (!e->other_goid || e->other_goid == e->goid)
-			t.waker_label = runtime_waker(e->kind, bk);
-		if (e->other_goid == e->goid)
-			t.waker_goid = 0;
-		t.stack = e->stack;
-		t.nstack = e->nstack;
-		emit(s, n, &t);
+	case EV_GO_UNBLOCK:
+		go_unblock(s, e, minor, &t);
 		return;
-	}
 	case EV_GO_SCHED:
-		n = lookup(s, h, e->goid);
-		if (!n)
-			return;
-		leave_thread(s, n);
-		t.to = GS_RUNNABLE;
-		t.label = "Runnable";
-		t.sched_kind = e->kind;
-		t.preempted = e->kind == GO_SCHED_PREEMPT || e->kind == GO_SCHED_PREEMPT_PARK;
-		t.stack = e->stack;
-		t.nstack = e->nstack;
-		emit(s, n, &t);
+		go_sched(s, e, &t);
 		return;
 	case EV_GO_EXIT:
-		n = gfind(s, h->tgid, e->goid);
-		if (!n)
-			return;
-		leave_thread(s, n);
-		t.to = GS_DEAD;
-		t.label = "Dead";
-		emit(s, n, &t);
-		gfree(s, n);
+		go_exit(s, e, &t);
 		return;
 	}
 }

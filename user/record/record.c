@@ -318,12 +318,14 @@ static int resolve_cmd(const char *cmd, char *out, size_t len)
 static void attach_go(struct recorder *r, struct tracer *t, pid_t tgid, const char *path)
 {
 	char msg[512];
-	int rc;
+	int rings_fd, drops_fd, rc;
 
 	if (r->o->no_goroutines)
 		return;
 	if (!r->go) {
-		r->go = goprobe_new(t, r->o->stack_depth, r->o->verbose, msg, sizeof(msg));
+		tracer_shared_maps(t, &rings_fd, &drops_fd);
+		r->go = goprobe_new(rings_fd, drops_fd, r->o->stack_depth, r->o->verbose, msg,
+				    sizeof(msg));
 		if (!r->go) {
 			errmsg("goroutine tracing unavailable: %s", msg);
 			return;
