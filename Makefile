@@ -3,6 +3,7 @@
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= gcc
+PYTHON ?= python3
 O := build
 
 CFLAGS ?= -O2 -g
@@ -17,6 +18,8 @@ SKELS := $(patsubst bpf/%.bpf.c,$(O)/%.skel.h,$(BPF_SRCS))
 # user/ is laid out as the pipeline (docs/architecture.md); one folder deep.
 USER_SRCS := $(wildcard user/*.c user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(O)/user/%.o,$(USER_SRCS))
+# Protobuf field numbers, named from the schemas the tests decode with.
+PROTO_HDRS := $(O)/perfetto_fields.h $(O)/pprof_fields.h
 
 .SECONDARY:
 .PHONY: all clean deps demo test bench format vmlinux
@@ -40,9 +43,16 @@ $(O)/%.bpf.o: bpf/%.bpf.c bpf/*.h $(O)/vmlinux.h | $(O)
 $(O)/%.skel.h: $(O)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< >$@.tmp && mv $@.tmp $@
 
-# -MMD: each object depends on the headers it includes; the skeletons are
-# generated first since no .d file names them before the first build.
-$(O)/user/%.o: user/%.c | $(SKELS)
+$(O)/perfetto_fields.h: tests/proto/ctrace_perfetto.proto scripts/gen-proto-fields.py | $(O)
+	$(PYTHON) scripts/gen-proto-fields.py --prefix PF -o $@ $<
+
+$(O)/pprof_fields.h: tests/proto/profile.proto scripts/gen-proto-fields.py | $(O)
+	$(PYTHON) scripts/gen-proto-fields.py --prefix PPROF -o $@ $<
+
+# -MMD: each object depends on the headers it includes; the skeletons and
+# field headers are generated first since no .d file names them before the
+# first build.
+$(O)/user/%.o: user/%.c | $(SKELS) $(PROTO_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 

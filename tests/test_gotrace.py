@@ -686,10 +686,28 @@ def test_gotrace_no_go_process(tmp):
 
 # ---- pprof profiles ----
 
+def pprof_decode(path):
+    """protoc's text of a gzipped profile, decoded with tests/proto/profile.proto
+    (the schema pprof.c takes its field numbers from). A field the schema
+    lacks would show up as a bare number: an error, as for Perfetto."""
+    r = subprocess.run(["protoc", f"--proto_path={TESTS / 'proto'}",
+                        "--decode=perftools.profiles.Profile", "profile.proto"],
+                       input=zlib.decompress(path.read_bytes(), 31), capture_output=True,
+                       timeout=120)
+    check(r.returncode == 0, f"protoc --decode {path}: {r.stderr.decode().strip()[:300]}")
+    text = r.stdout.decode()
+    bare = re.findall(r"^\s*\d+\s*[:{]", text, re.M)
+    check(not bare, f"{path}: fields missing from profile.proto: {bare[:5]}")
+    for msg in ("sample_type {", "sample {", "location {", "function {", "string_table:"):
+        check(msg in text, f"{path}: decoded profile has no {msg!r}")
+    return text
+
+
 def test_pprof_out_record_and_convert(tmp):
     """`--pprof-out DIR` on record (next to a .gotrace) and on convert
-    (alone): gzipped profile.proto that `go tool pprof -top` reads, with the
-    blocked goroutines' functions and the threads' syscalls."""
+    (alone): gzipped profile.proto that protoc decodes with our schema and
+    `go tool pprof -top` reads, with the blocked goroutines' functions and the
+    threads' syscalls."""
     need_root()
     bin_ = binary("workerpool")
     d1 = tmp / "rec"
@@ -710,6 +728,7 @@ def test_pprof_out_record_and_convert(tmp):
         for f in ("offcpu-threads.pb.gz", "block-goroutines.pb.gz"):
             p = d / f
             check(p.exists() and p.read_bytes()[:2] == b"\x1f\x8b", f"{p}: missing or not gzip")
+            pprof_decode(p)
         rows = top(d / "block-goroutines.pb.gz", "-cum", "-sample_index=contentions")
         names = [n for n, _, _ in rows]
         check(fn in names and leaf in names, f"{prog} block profile: {rows[:8]}")

@@ -10,9 +10,10 @@
  *                   get their own packet just after they appear
  *   FtraceEventBundle  per-CPU batches of sched_switch, sched_waking, ...
  *
- * Field numbers follow perfetto_trace.proto; tests/proto/ctrace_perfetto.proto
- * is the subset written here. Memory stays bounded: each CPU buffers at most
- * one bundle.
+ * Field numbers are named in perfetto_fields.h, generated from
+ * tests/proto/ctrace_perfetto.proto: the subset of perfetto_trace.proto
+ * written here, which the tests decode with. Memory stays bounded: each CPU
+ * buffers at most one bundle.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -22,63 +23,7 @@
 #include "formats/formats.h"
 #include "lib/pbwriter.h"
 #include "formats/perfetto_go.h"
-
-/* Trace, TracePacket */
-#define TRACE_PACKET	  1
-#define PKT_FTRACE_EVENTS 1
-#define PKT_PROCESS_TREE  2
-#define PKT_TIMESTAMP	  8
-#define PKT_SEQ_ID	  10
-#define PKT_SYSTEM_INFO	  45
-
-/* SystemInfo, Utsname */
-#define SI_UTSNAME  1
-#define SI_NUM_CPUS 8
-#define UTS_SYSNAME 1
-#define UTS_VERSION 2
-#define UTS_RELEASE 3
-#define UTS_MACHINE 4
-
-/* ProcessTree, Process, Thread */
-#define PT_PROCESS	     1
-#define PT_THREAD	     2
-#define PROC_PID	     1
-#define PROC_PPID	     2
-#define PROC_CMDLINE	     3
-#define PROC_IS_KTHREAD	     8
-#define PROC_CMDLINE_IS_COMM 9
-#define THR_TID		     1
-#define THR_NAME	     2
-#define THR_TGID	     3
-
-/* FtraceEventBundle, CompactSched */
-#define FB_CPU		     1
-#define FB_EVENT	     2
-#define FB_LOST_EVENTS	     3
-#define FB_COMPACT_SCHED     4
-#define CS_SWITCH_TS	     1
-#define CS_SWITCH_PREV_STATE 2
-#define CS_SWITCH_NEXT_PID   3
-#define CS_SWITCH_NEXT_PRIO  4
-#define CS_INTERN_TABLE	     5
-#define CS_SWITCH_NEXT_COMM  6
-#define CS_WAKING_TS	     7
-#define CS_WAKING_PID	     8
-#define CS_WAKING_TARGET_CPU 9
-#define CS_WAKING_PRIO	     10
-#define CS_WAKING_COMM	     11
-
-/* FtraceEvent and the payloads we use */
-#define FE_TIMESTAMP	      1
-#define FE_PID		      2
-#define FE_SCHED_SWITCH	      4
-#define FE_SCHED_WAKING	      20
-#define FE_SCHED_WAKEUP_NEW   114
-#define FE_TASK_NEWTASK	      235
-#define FE_TASK_RENAME	      236
-#define FE_SCHED_PROCESS_EXIT 238
-#define FE_SYS_ENTER	      329
-#define FE_SYS_EXIT	      330
+#include "perfetto_fields.h"
 
 /* All packets share one writer sequence; nothing here uses interning. */
 #define SEQ_ID 1
@@ -102,11 +47,16 @@ struct intern {
 enum { SW_TS, SW_STATE, SW_PID, SW_PRIO, SW_COMM, WK_TS, WK_PID, WK_CPU, WK_PRIO, WK_COMM, NCOLS };
 
 static const uint32_t col_field[NCOLS] = {
-    [SW_TS] = CS_SWITCH_TS,	     [SW_STATE] = CS_SWITCH_PREV_STATE,
-    [SW_PID] = CS_SWITCH_NEXT_PID,   [SW_PRIO] = CS_SWITCH_NEXT_PRIO,
-    [SW_COMM] = CS_SWITCH_NEXT_COMM, [WK_TS] = CS_WAKING_TS,
-    [WK_PID] = CS_WAKING_PID,	     [WK_CPU] = CS_WAKING_TARGET_CPU,
-    [WK_PRIO] = CS_WAKING_PRIO,	     [WK_COMM] = CS_WAKING_COMM,
+    [SW_TS] = PF_FtraceEventBundle_CompactSched_switch_timestamp,
+    [SW_STATE] = PF_FtraceEventBundle_CompactSched_switch_prev_state,
+    [SW_PID] = PF_FtraceEventBundle_CompactSched_switch_next_pid,
+    [SW_PRIO] = PF_FtraceEventBundle_CompactSched_switch_next_prio,
+    [SW_COMM] = PF_FtraceEventBundle_CompactSched_switch_next_comm_index,
+    [WK_TS] = PF_FtraceEventBundle_CompactSched_waking_timestamp,
+    [WK_PID] = PF_FtraceEventBundle_CompactSched_waking_pid,
+    [WK_CPU] = PF_FtraceEventBundle_CompactSched_waking_target_cpu,
+    [WK_PRIO] = PF_FtraceEventBundle_CompactSched_waking_prio,
+    [WK_COMM] = PF_FtraceEventBundle_CompactSched_waking_comm_index,
 };
 
 /* The open bundle's compact_sched, each column a run of packed varints. */
@@ -193,7 +143,7 @@ static int emit(struct pf *p, struct pbw *w)
 		p->err = w->err ? w->err : EINVAL;
 		return -1;
 	}
-	out_write(p->o, hdr, pb_ld_header(hdr, TRACE_PACKET, w->len));
+	out_write(p->o, hdr, pb_ld_header(hdr, PF_Trace_packet, w->len));
 	out_write(p->o, w->buf, w->len);
 	return out_error(p->o) ? -1 : 0;
 }
@@ -204,20 +154,20 @@ static int write_system_info(struct pf *p)
 	struct pbw *w = &p->pkt;
 
 	pbw_reset(w);
-	pbw_begin(w, PKT_SYSTEM_INFO);
-	pbw_begin(w, SI_UTSNAME);
-	pbw_string(w, UTS_SYSNAME, in->sysname ? in->sysname : "Linux");
+	pbw_begin(w, PF_TracePacket_system_info);
+	pbw_begin(w, PF_SystemInfo_utsname);
+	pbw_string(w, PF_Utsname_sysname, in->sysname ? in->sysname : "Linux");
 	if (in->version)
-		pbw_string(w, UTS_VERSION, in->version);
+		pbw_string(w, PF_Utsname_version, in->version);
 	if (in->release)
-		pbw_string(w, UTS_RELEASE, in->release);
+		pbw_string(w, PF_Utsname_release, in->release);
 	if (in->machine)
-		pbw_string(w, UTS_MACHINE, in->machine);
+		pbw_string(w, PF_Utsname_machine, in->machine);
 	pbw_end(w);
 	if (in->ncpus)
-		pbw_uint(w, SI_NUM_CPUS, in->ncpus);
+		pbw_uint(w, PF_SystemInfo_num_cpus, in->ncpus);
 	pbw_end(w);
-	pbw_uint(w, PKT_SEQ_ID, SEQ_ID);
+	pbw_uint(w, PF_TracePacket_trusted_packet_sequence_id, SEQ_ID);
 	return emit(p, w);
 }
 
@@ -226,23 +176,23 @@ static int write_system_info(struct pf *p)
 static void tree_open(struct pbw *w, uint64_t ts)
 {
 	pbw_reset(w);
-	pbw_uint(w, PKT_TIMESTAMP, ts);
-	pbw_begin(w, PKT_PROCESS_TREE);
+	pbw_uint(w, PF_TracePacket_timestamp, ts);
+	pbw_begin(w, PF_TracePacket_process_tree);
 }
 
 static int tree_close(struct pf *p, struct pbw *w)
 {
 	pbw_end(w);
-	pbw_uint(w, PKT_SEQ_ID, SEQ_ID);
+	pbw_uint(w, PF_TracePacket_trusted_packet_sequence_id, SEQ_ID);
 	return emit(p, w);
 }
 
 static void tree_add(struct pbw *w, const struct ctr_task *t)
 {
 	if (t->tid == t->tgid) {
-		pbw_begin(w, PT_PROCESS);
-		pbw_int(w, PROC_PID, (int32_t)t->tid);
-		pbw_int(w, PROC_PPID, (int32_t)t->ppid);
+		pbw_begin(w, PF_ProcessTree_processes);
+		pbw_int(w, PF_ProcessTree_Process_pid, (int32_t)t->tid);
+		pbw_int(w, PF_ProcessTree_Process_ppid, (int32_t)t->ppid);
 		if (t->cmdline && t->cmdline_len) {
 			const char *s = t->cmdline, *end = s + t->cmdline_len;
 
@@ -254,23 +204,23 @@ static void tree_add(struct pbw *w, const struct ctr_task *t)
 
 				if (!z)
 					z = end;
-				pbw_bytes(w, PROC_CMDLINE, s, z - s);
+				pbw_bytes(w, PF_ProcessTree_Process_cmdline, s, z - s);
 				s = z + 1;
 			}
 		} else if (t->comm[0]) {
 			/* trace_processor ignores processes without any cmdline */
-			pbw_strn(w, PROC_CMDLINE, t->comm, TASK_COMM_LEN);
-			pbw_bool(w, PROC_CMDLINE_IS_COMM, 1);
+			pbw_strn(w, PF_ProcessTree_Process_cmdline, t->comm, TASK_COMM_LEN);
+			pbw_bool(w, PF_ProcessTree_Process_cmdline_is_comm, 1);
 		}
 		if (t->flags & TASK_IS_KTHREAD)
-			pbw_bool(w, PROC_IS_KTHREAD, 1);
+			pbw_bool(w, PF_ProcessTree_Process_is_kthread, 1);
 		pbw_end(w);
 	}
-	pbw_begin(w, PT_THREAD);
-	pbw_int(w, THR_TID, (int32_t)t->tid);
+	pbw_begin(w, PF_ProcessTree_threads);
+	pbw_int(w, PF_ProcessTree_Thread_tid, (int32_t)t->tid);
 	if (t->comm[0])
-		pbw_strn(w, THR_NAME, t->comm, TASK_COMM_LEN);
-	pbw_int(w, THR_TGID, (int32_t)t->tgid);
+		pbw_strn(w, PF_ProcessTree_Thread_name, t->comm, TASK_COMM_LEN);
+	pbw_int(w, PF_ProcessTree_Thread_tgid, (int32_t)t->tgid);
 	pbw_end(w);
 }
 
@@ -450,9 +400,10 @@ static void bundle_compact(struct pbw *w, struct compact *cs)
 {
 	if (!cs->nsw && !cs->nwk)
 		return;
-	pbw_begin(w, FB_COMPACT_SCHED);
+	pbw_begin(w, PF_FtraceEventBundle_compact_sched);
 	for (unsigned int i = 0; i < cs->tab.n; i++)
-		pbw_strn(w, CS_INTERN_TABLE, cs->tab.str[i], TASK_COMM_LEN);
+		pbw_strn(w, PF_FtraceEventBundle_CompactSched_intern_table, cs->tab.str[i],
+			 TASK_COMM_LEN);
 	/* all columns of a kind have one entry per event, or none at all */
 	for (int i = 0; i < NCOLS; i++)
 		if (cs->col[i].len)
@@ -477,7 +428,7 @@ static int bundle_flush(struct pf *p, struct cpu_state *c)
 		compact_reset(c->cs);
 	}
 	pbw_end(w);
-	pbw_uint(w, PKT_SEQ_ID, SEQ_ID);
+	pbw_uint(w, PF_TracePacket_trusted_packet_sequence_id, SEQ_ID);
 	c->nev = 0;
 	c->bundles++;
 	return emit(p, w);
@@ -493,11 +444,11 @@ static int bundle_room(struct pf *p, struct cpu_state *c)
 			return -1;
 	if (!c->nev) {
 		pbw_reset(w);
-		pbw_begin(w, PKT_FTRACE_EVENTS);
-		pbw_uint(w, FB_CPU, c->cpu);
+		pbw_begin(w, PF_TracePacket_ftrace_events);
+		pbw_uint(w, PF_FtraceEventBundle_cpu, c->cpu);
 		/* The capture only counts drops, not where: flag each CPU once. */
 		if (!c->bundles && p->info->drops_total)
-			pbw_bool(w, FB_LOST_EVENTS, 1);
+			pbw_bool(w, PF_FtraceEventBundle_lost_events, 1);
 	}
 	c->nev++;
 	return 0;
@@ -506,9 +457,9 @@ static int bundle_room(struct pf *p, struct cpu_state *c)
 /* Opens FtraceEvent{timestamp, pid, <field>{...}}; timestamp first for TP's fast path. */
 static void ev_open(struct pbw *w, uint64_t ts, uint32_t pid, uint32_t field)
 {
-	pbw_begin(w, FB_EVENT);
-	pbw_uint(w, FE_TIMESTAMP, ts);
-	pbw_uint(w, FE_PID, pid);
+	pbw_begin(w, PF_FtraceEventBundle_event);
+	pbw_uint(w, PF_FtraceEvent_timestamp, ts);
+	pbw_uint(w, PF_FtraceEvent_pid, pid);
 	pbw_begin(w, field);
 }
 
@@ -518,29 +469,88 @@ static void ev_close(struct pbw *w)
 	pbw_end(w);
 }
 
+/* ---- FtraceEvent payloads, in full ---- */
+
 static void full_switch(struct pbw *w, uint64_t ts, const struct ev_sched_switch *e)
 {
-	ev_open(w, ts, e->prev_pid, FE_SCHED_SWITCH);
-	pbw_strn(w, 1, e->prev_comm, TASK_COMM_LEN);
-	pbw_int(w, 2, (int32_t)e->prev_pid);
-	pbw_int(w, 3, e->prev_prio);
-	pbw_int(w, 4, e->prev_state);
-	pbw_strn(w, 5, e->next_comm, TASK_COMM_LEN);
-	pbw_int(w, 6, (int32_t)e->next_pid);
-	pbw_int(w, 7, e->next_prio);
+	ev_open(w, ts, e->prev_pid, PF_FtraceEvent_sched_switch);
+	pbw_strn(w, PF_SchedSwitchFtraceEvent_prev_comm, e->prev_comm, TASK_COMM_LEN);
+	pbw_int(w, PF_SchedSwitchFtraceEvent_prev_pid, (int32_t)e->prev_pid);
+	pbw_int(w, PF_SchedSwitchFtraceEvent_prev_prio, e->prev_prio);
+	pbw_int(w, PF_SchedSwitchFtraceEvent_prev_state, e->prev_state);
+	pbw_strn(w, PF_SchedSwitchFtraceEvent_next_comm, e->next_comm, TASK_COMM_LEN);
+	pbw_int(w, PF_SchedSwitchFtraceEvent_next_pid, (int32_t)e->next_pid);
+	pbw_int(w, PF_SchedSwitchFtraceEvent_next_prio, e->next_prio);
 	ev_close(w);
 }
 
 /* sched_waking and sched_wakeup_new share a layout. */
+_Static_assert(PF_SchedWakingFtraceEvent_comm == PF_SchedWakeupNewFtraceEvent_comm &&
+		   PF_SchedWakingFtraceEvent_pid == PF_SchedWakeupNewFtraceEvent_pid &&
+		   PF_SchedWakingFtraceEvent_prio == PF_SchedWakeupNewFtraceEvent_prio &&
+		   PF_SchedWakingFtraceEvent_target_cpu == PF_SchedWakeupNewFtraceEvent_target_cpu,
+	       "sched_waking and sched_wakeup_new payloads differ");
+
 static void full_wake(struct pbw *w, uint64_t ts, const struct ev_sched_wake *e, uint32_t field)
 {
 	ev_open(w, ts, e->h.tid, field);
-	pbw_strn(w, 1, e->comm, TASK_COMM_LEN);
-	pbw_int(w, 2, (int32_t)e->pid);
-	pbw_int(w, 3, e->prio);
-	pbw_int(w, 5, e->target_cpu);
+	pbw_strn(w, PF_SchedWakingFtraceEvent_comm, e->comm, TASK_COMM_LEN);
+	pbw_int(w, PF_SchedWakingFtraceEvent_pid, (int32_t)e->pid);
+	pbw_int(w, PF_SchedWakingFtraceEvent_prio, e->prio);
+	pbw_int(w, PF_SchedWakingFtraceEvent_target_cpu, e->target_cpu);
 	ev_close(w);
 }
+
+static void full_fork(struct pbw *w, uint64_t ts, const struct ev_process_fork *e)
+{
+	ev_open(w, ts, e->h.tid, PF_FtraceEvent_task_newtask);
+	pbw_int(w, PF_TaskNewtaskFtraceEvent_pid, (int32_t)e->child_pid);
+	pbw_strn(w, PF_TaskNewtaskFtraceEvent_comm, e->child_comm, TASK_COMM_LEN);
+	pbw_uint(w, PF_TaskNewtaskFtraceEvent_clone_flags, e->clone_flags);
+	ev_close(w);
+}
+
+/* task_rename from tid's point of view; oldcomm may be unknown (NULL). */
+static void full_rename(struct pbw *w, uint64_t ts, uint32_t tid, uint32_t pid, const char *oldcomm,
+			const char *newcomm)
+{
+	ev_open(w, ts, tid, PF_FtraceEvent_task_rename);
+	pbw_int(w, PF_TaskRenameFtraceEvent_pid, (int32_t)pid);
+	if (oldcomm)
+		pbw_strn(w, PF_TaskRenameFtraceEvent_oldcomm, oldcomm, TASK_COMM_LEN);
+	pbw_strn(w, PF_TaskRenameFtraceEvent_newcomm, newcomm, TASK_COMM_LEN);
+	ev_close(w);
+}
+
+static void full_exit(struct pbw *w, uint64_t ts, const struct ev_process_exit *e)
+{
+	ev_open(w, ts, e->h.tid, PF_FtraceEvent_sched_process_exit);
+	pbw_strn(w, PF_SchedProcessExitFtraceEvent_comm, e->comm, TASK_COMM_LEN);
+	pbw_int(w, PF_SchedProcessExitFtraceEvent_pid, (int32_t)e->pid);
+	pbw_int(w, PF_SchedProcessExitFtraceEvent_tgid, (int32_t)e->tgid);
+	pbw_int(w, PF_SchedProcessExitFtraceEvent_prio, e->prio);
+	ev_close(w);
+}
+
+static void full_sys_enter(struct pbw *w, uint64_t ts, const struct ev_sys_enter *e)
+{
+	ev_open(w, ts, e->h.tid, PF_FtraceEvent_sys_enter);
+	pbw_int(w, PF_SysEnterFtraceEvent_id, e->id);
+	/* repeated, not packed, in the schema: one tag per argument */
+	for (int i = 0; i < SYSCALL_NARGS; i++)
+		pbw_uint(w, PF_SysEnterFtraceEvent_args, e->args[i]);
+	ev_close(w);
+}
+
+static void full_sys_exit(struct pbw *w, uint64_t ts, const struct ev_sys_exit *e)
+{
+	ev_open(w, ts, e->h.tid, PF_FtraceEvent_sys_exit);
+	pbw_int(w, PF_SysExitFtraceEvent_id, e->id);
+	pbw_int(w, PF_SysExitFtraceEvent_ret, e->ret);
+	ev_close(w);
+}
+
+/* ---- compact_sched ---- */
 
 static void compact_switch(struct compact *cs, uint64_t ts, const struct ev_sched_switch *e)
 {
@@ -588,10 +598,96 @@ static bool waking_is_compact(const struct cpu_state *c, uint64_t ts, const stru
 	return c->cs && c->cur_known && ts > c->last_ts && e->h.tid == c->cur_pid;
 }
 
+/* ---- events: the running task per CPU, and which encoding each event gets ---- */
+
+static void add_switch(struct cpu_state *c, uint64_t ts, const struct ev_sched_switch *e)
+{
+	if (switch_is_compact(c, ts, e))
+		compact_switch(c->cs, ts, e);
+	else
+		full_switch(&c->pkt, ts, e);
+	c->cur_known = true;
+	c->cur_pid = e->next_pid;
+	c->cur_prio = e->next_prio;
+	comm_copy(c->cur_comm, e->next_comm);
+}
+
+static void add_waking(struct cpu_state *c, uint64_t ts, const struct ev_sched_wake *e)
+{
+	if (waking_is_compact(c, ts, e))
+		compact_waking(c->cs, ts, e);
+	else
+		full_wake(&c->pkt, ts, e, PF_FtraceEvent_sched_waking);
+}
+
+static bool is_current(const struct cpu_state *c, uint32_t tid)
+{
+	return c->cur_known && c->cur_pid == tid;
+}
+
+/* ftrace has no exec event TP uses; only a comm change matters. */
+static bool exec_keeps_comm(const struct cpu_state *c, const struct ev_header *h)
+{
+	const struct ev_process_exec *e = (const void *)h;
+
+	return h->type == EV_PROCESS_EXEC && is_current(c, h->tid) && comm_eq(c->cur_comm, e->comm);
+}
+
+static void add_exec(struct cpu_state *c, uint64_t ts, const struct ev_process_exec *e)
+{
+	bool cur = is_current(c, e->h.tid);
+
+	full_rename(&c->pkt, ts, e->h.tid, e->pid, cur ? c->cur_comm : NULL, e->comm);
+	if (cur)
+		comm_copy(c->cur_comm, e->comm);
+}
+
+static void add_rename(struct cpu_state *c, uint64_t ts, const struct ev_task_rename *e)
+{
+	full_rename(&c->pkt, ts, e->h.tid, e->pid, e->oldcomm, e->newcomm);
+	if (is_current(c, e->pid))
+		comm_copy(c->cur_comm, e->newcomm);
+}
+
+/* Writes h, one of the kernel's scheduling records, into c's open bundle. */
+static void add_event(struct cpu_state *c, uint64_t ts, const struct ev_header *h)
+{
+	struct pbw *w = &c->pkt;
+
+	switch (h->type) {
+	case EV_SCHED_SWITCH:
+		add_switch(c, ts, (const void *)h);
+		break;
+	case EV_SCHED_WAKING:
+		add_waking(c, ts, (const void *)h);
+		break;
+	case EV_SCHED_WAKEUP_NEW:
+		full_wake(w, ts, (const void *)h, PF_FtraceEvent_sched_wakeup_new);
+		break;
+	case EV_PROCESS_FORK:
+		full_fork(w, ts, (const void *)h);
+		break;
+	case EV_PROCESS_EXEC:
+		add_exec(c, ts, (const void *)h);
+		break;
+	case EV_TASK_RENAME:
+		add_rename(c, ts, (const void *)h);
+		break;
+	case EV_PROCESS_EXIT:
+		full_exit(w, ts, (const void *)h);
+		break;
+	case EV_SYS_ENTER:
+		full_sys_enter(w, ts, (const void *)h);
+		break;
+	case EV_SYS_EXIT:
+		full_sys_exit(w, ts, (const void *)h);
+		break;
+	}
+}
+
 static int on_event(struct pf *p, const struct ev_header *h)
 {
 	struct cpu_state *c;
-	struct pbw *w;
 	uint64_t ts = h->ts;
 
 	/* goroutine records (32..63) and unknown types are not ftrace data */
@@ -611,128 +707,14 @@ static int on_event(struct pf *p, const struct ev_header *h)
 		ts = c->last_ts;
 		p->clamped++;
 	}
-	w = &c->pkt;
-
-	switch (h->type) {
-	case EV_SCHED_SWITCH: {
-		const struct ev_sched_switch *e = (const void *)h;
-
+	if (!exec_keeps_comm(c, h)) {
 		if (bundle_room(p, c))
 			return -1;
-		if (switch_is_compact(c, ts, e))
-			compact_switch(c->cs, ts, e);
-		else
-			full_switch(w, ts, e);
-		c->cur_known = true;
-		c->cur_pid = e->next_pid;
-		c->cur_prio = e->next_prio;
-		comm_copy(c->cur_comm, e->next_comm);
-		break;
-	}
-	case EV_SCHED_WAKING: {
-		const struct ev_sched_wake *e = (const void *)h;
-
-		if (bundle_room(p, c))
-			return -1;
-		if (waking_is_compact(c, ts, e))
-			compact_waking(c->cs, ts, e);
-		else
-			full_wake(w, ts, e, FE_SCHED_WAKING);
-		break;
-	}
-	case EV_SCHED_WAKEUP_NEW:
-		if (bundle_room(p, c))
-			return -1;
-		full_wake(w, ts, (const void *)h, FE_SCHED_WAKEUP_NEW);
-		break;
-	case EV_PROCESS_FORK: {
-		const struct ev_process_fork *e = (const void *)h;
-
-		if (bundle_room(p, c))
-			return -1;
-		ev_open(w, ts, h->tid, FE_TASK_NEWTASK);
-		pbw_int(w, 1, (int32_t)e->child_pid);
-		pbw_strn(w, 2, e->child_comm, TASK_COMM_LEN);
-		pbw_uint(w, 3, e->clone_flags);
-		ev_close(w);
-		break;
-	}
-	case EV_PROCESS_EXEC: {
-		const struct ev_process_exec *e = (const void *)h;
-		bool cur = c->cur_known && c->cur_pid == h->tid;
-
-		/* ftrace has no exec event TP uses; only a comm change matters */
-		if (cur && comm_eq(c->cur_comm, e->comm))
-			break;
-		if (bundle_room(p, c))
-			return -1;
-		ev_open(w, ts, h->tid, FE_TASK_RENAME);
-		pbw_int(w, 1, (int32_t)e->pid);
-		if (cur)
-			pbw_strn(w, 2, c->cur_comm, TASK_COMM_LEN);
-		pbw_strn(w, 3, e->comm, TASK_COMM_LEN);
-		ev_close(w);
-		if (cur)
-			comm_copy(c->cur_comm, e->comm);
-		break;
-	}
-	case EV_TASK_RENAME: {
-		const struct ev_task_rename *e = (const void *)h;
-
-		if (bundle_room(p, c))
-			return -1;
-		ev_open(w, ts, h->tid, FE_TASK_RENAME);
-		pbw_int(w, 1, (int32_t)e->pid);
-		pbw_strn(w, 2, e->oldcomm, TASK_COMM_LEN);
-		pbw_strn(w, 3, e->newcomm, TASK_COMM_LEN);
-		ev_close(w);
-		if (c->cur_known && c->cur_pid == e->pid)
-			comm_copy(c->cur_comm, e->newcomm);
-		break;
-	}
-	case EV_PROCESS_EXIT: {
-		const struct ev_process_exit *e = (const void *)h;
-
-		if (bundle_room(p, c))
-			return -1;
-		ev_open(w, ts, h->tid, FE_SCHED_PROCESS_EXIT);
-		pbw_strn(w, 1, e->comm, TASK_COMM_LEN);
-		pbw_int(w, 2, (int32_t)e->pid);
-		pbw_int(w, 3, (int32_t)e->tgid);
-		pbw_int(w, 4, e->prio);
-		ev_close(w);
-		break;
-	}
-	case EV_SYS_ENTER: {
-		const struct ev_sys_enter *e = (const void *)h;
-
-		if (bundle_room(p, c))
-			return -1;
-		ev_open(w, ts, h->tid, FE_SYS_ENTER);
-		pbw_int(w, 1, e->id);
-		/* repeated, not packed, in the schema: one tag per argument */
-		for (int i = 0; i < SYSCALL_NARGS; i++)
-			pbw_uint(w, 2, e->args[i]);
-		ev_close(w);
-		break;
-	}
-	case EV_SYS_EXIT: {
-		const struct ev_sys_exit *e = (const void *)h;
-
-		if (bundle_room(p, c))
-			return -1;
-		ev_open(w, ts, h->tid, FE_SYS_EXIT);
-		pbw_int(w, 1, e->id);
-		pbw_int(w, 2, e->ret);
-		ev_close(w);
-		break;
-	}
-	default:
-		return 0;
+		add_event(c, ts, h);
 	}
 	c->last_ts = ts;
-	if (w->err) {
-		p->err = w->err;
+	if (c->pkt.err) {
+		p->err = c->pkt.err;
 		return -1;
 	}
 	return 0;

@@ -16,21 +16,26 @@
 #include "model/gostate.h"
 #include "lib/pbwriter.h"
 #include "formats/perfetto_go.h"
+#include "perfetto_fields.h"
 
-#define GO_SEQ_ID	0x676f /* distinct from the ftrace writer's sequence */
-#define SEQ_CLEARED	1
-#define SEQ_NEEDS_STATE 2
-
-/* TrackEvent types */
-#define TE_BEGIN   1
-#define TE_END	   2
-#define TE_INSTANT 3
+#define GO_SEQ_ID 0x676f /* distinct from the ftrace writer's sequence */
 
 #define NAME_BUCKETS 1024
 
-/* Interning tables, each with its own iid space (InternedData field numbers). */
+/* Interning tables, each with its own iid space. */
 enum { IN_EVENT_NAME, IN_ANNOT_NAME, IN_STRING, IN_KINDS };
-static const uint32_t in_field[IN_KINDS] = {2, 3, 29};
+static const uint32_t in_field[IN_KINDS] = {
+    [IN_EVENT_NAME] = PF_InternedData_event_names,
+    [IN_ANNOT_NAME] = PF_InternedData_debug_annotation_names,
+    [IN_STRING] = PF_InternedData_debug_annotation_string_values,
+};
+
+/* write_fresh() writes all three kinds alike: {iid, name or str}. */
+_Static_assert(PF_EventName_iid == PF_DebugAnnotationName_iid &&
+		   PF_EventName_iid == PF_InternedString_iid &&
+		   PF_EventName_name == PF_DebugAnnotationName_name &&
+		   PF_EventName_name == PF_InternedString_str,
+	       "interned entries differ in layout");
 
 struct iname {
 	char *s;
@@ -113,7 +118,7 @@ static void packet_out(struct pfgo *p)
 		pbw_reset(&p->pkt);
 		return;
 	}
-	out_write(p->o, hdr, pb_ld_header(hdr, 1, p->pkt.len));
+	out_write(p->o, hdr, pb_ld_header(hdr, PF_Trace_packet, p->pkt.len));
 	out_write(p->o, p->pkt.buf, p->pkt.len);
 	pbw_reset(&p->pkt);
 }
@@ -121,13 +126,16 @@ static void packet_out(struct pfgo *p)
 /* Starts a TracePacket on our sequence; the first one clears incremental state. */
 static void packet_begin(struct pfgo *p, uint64_t ts)
 {
-	pbw_uint(&p->pkt, 8, ts);
-	pbw_uint(&p->pkt, 10, GO_SEQ_ID);
+	pbw_uint(&p->pkt, PF_TracePacket_timestamp, ts);
+	pbw_uint(&p->pkt, PF_TracePacket_trusted_packet_sequence_id, GO_SEQ_ID);
 	if (p->first) {
-		pbw_uint(&p->pkt, 13, SEQ_CLEARED | SEQ_NEEDS_STATE);
+		pbw_uint(&p->pkt, PF_TracePacket_sequence_flags,
+			 PF_TracePacket_SEQ_INCREMENTAL_STATE_CLEARED |
+			     PF_TracePacket_SEQ_NEEDS_INCREMENTAL_STATE);
 		p->first = false;
 	} else {
-		pbw_uint(&p->pkt, 13, SEQ_NEEDS_STATE);
+		pbw_uint(&p->pkt, PF_TracePacket_sequence_flags,
+			 PF_TracePacket_SEQ_NEEDS_INCREMENTAL_STATE);
 	}
 }
 
@@ -168,12 +176,12 @@ static void write_fresh(struct pfgo *p)
 {
 	if (!p->nfresh)
 		return;
-	pbw_begin(&p->pkt, 12);
+	pbw_begin(&p->pkt, PF_TracePacket_interned_data);
 	for (int i = 0; i < p->nfresh; i++) {
-		/* EventName, DebugAnnotationName: name = 2; InternedString: str = 2 (bytes). */
+		/* InternedString's str is bytes: the same encoding as a string. */
 		pbw_begin(&p->pkt, in_field[p->fresh[i].kind]);
-		pbw_uint(&p->pkt, 1, p->fresh[i].iid);
-		pbw_string(&p->pkt, 2, p->fresh[i].s);
+		pbw_uint(&p->pkt, PF_EventName_iid, p->fresh[i].iid);
+		pbw_string(&p->pkt, PF_EventName_name, p->fresh[i].s);
 		pbw_end(&p->pkt);
 	}
 	pbw_end(&p->pkt);
@@ -195,17 +203,17 @@ struct te {
 /* Annotations go to a side buffer: their interned strings must be known first. */
 static void annot_int(struct pfgo *p, struct pbw *w, const char *name, int64_t v)
 {
-	pbw_begin(w, 4);
-	pbw_uint(w, 1, intern(p, IN_ANNOT_NAME, name));
-	pbw_int(w, 4, v);
+	pbw_begin(w, PF_TrackEvent_debug_annotations);
+	pbw_uint(w, PF_DebugAnnotation_name_iid, intern(p, IN_ANNOT_NAME, name));
+	pbw_int(w, PF_DebugAnnotation_int_value, v);
 	pbw_end(w);
 }
 
 static void annot_str(struct pfgo *p, struct pbw *w, const char *name, const char *v)
 {
-	pbw_begin(w, 4);
-	pbw_uint(w, 1, intern(p, IN_ANNOT_NAME, name));
-	pbw_uint(w, 17, intern(p, IN_STRING, v));
+	pbw_begin(w, PF_TrackEvent_debug_annotations);
+	pbw_uint(w, PF_DebugAnnotation_name_iid, intern(p, IN_ANNOT_NAME, name));
+	pbw_uint(w, PF_DebugAnnotation_string_value_iid, intern(p, IN_STRING, v));
 	pbw_end(w);
 }
 
@@ -236,16 +244,16 @@ static void track_event(struct pfgo *p, const struct te *e)
 
 	packet_begin(p, e->ts);
 	write_fresh(p);
-	pbw_begin(&p->pkt, 11); /* track_event */
-	pbw_uint(&p->pkt, 9, e->type);
-	pbw_uint(&p->pkt, 11, e->track);
+	pbw_begin(&p->pkt, PF_TracePacket_track_event);
+	pbw_uint(&p->pkt, PF_TrackEvent_type, e->type);
+	pbw_uint(&p->pkt, PF_TrackEvent_track_uuid, e->track);
 	if (iid)
-		pbw_uint(&p->pkt, 10, iid);
-	pbw_raw(&p->pkt, a->buf, a->len);
+		pbw_uint(&p->pkt, PF_TrackEvent_name_iid, iid);
+	pbw_raw(&p->pkt, a->buf, a->len); /* debug_annotations */
 	if (e->flow_out)
-		pbw_fixed64(&p->pkt, 47, e->flow_out);
+		pbw_fixed64(&p->pkt, PF_TrackEvent_flow_ids, e->flow_out);
 	if (e->flow_in)
-		pbw_fixed64(&p->pkt, 48, e->flow_in);
+		pbw_fixed64(&p->pkt, PF_TrackEvent_terminating_flow_ids, e->flow_in);
 	pbw_end(&p->pkt);
 	packet_out(p);
 }
@@ -253,30 +261,33 @@ static void track_event(struct pfgo *p, const struct te *e)
 static void descriptor(struct pfgo *p, uint64_t ts, uint64_t uuid, uint64_t parent,
 		       const char *name, uint32_t pid, uint32_t tid, int64_t rank)
 {
-	pbw_uint(&p->pkt, 8, ts);
-	pbw_uint(&p->pkt, 10, GO_SEQ_ID);
-	pbw_begin(&p->pkt, 60);
-	pbw_uint(&p->pkt, 1, uuid);
+	pbw_uint(&p->pkt, PF_TracePacket_timestamp, ts);
+	pbw_uint(&p->pkt, PF_TracePacket_trusted_packet_sequence_id, GO_SEQ_ID);
+	pbw_begin(&p->pkt, PF_TracePacket_track_descriptor);
+	pbw_uint(&p->pkt, PF_TrackDescriptor_uuid, uuid);
 	if (name)
-		pbw_string(&p->pkt, 2, name);
+		pbw_string(&p->pkt, PF_TrackDescriptor_name, name);
 	if (tid) {
-		pbw_begin(&p->pkt, 4); /* ThreadDescriptor */
-		pbw_int(&p->pkt, 1, pid);
-		pbw_int(&p->pkt, 2, tid);
+		pbw_begin(&p->pkt, PF_TrackDescriptor_thread);
+		pbw_int(&p->pkt, PF_ThreadDescriptor_pid, pid);
+		pbw_int(&p->pkt, PF_ThreadDescriptor_tid, tid);
 		pbw_end(&p->pkt);
 	} else if (pid && !parent) {
-		pbw_begin(&p->pkt, 3); /* ProcessDescriptor */
-		pbw_int(&p->pkt, 1, pid);
+		pbw_begin(&p->pkt, PF_TrackDescriptor_process);
+		pbw_int(&p->pkt, PF_ProcessDescriptor_pid, pid);
 		pbw_end(&p->pkt);
 	}
 	if (parent)
-		pbw_uint(&p->pkt, 5, parent);
+		pbw_uint(&p->pkt, PF_TrackDescriptor_parent_uuid, parent);
 	if (rank >= 0) {
-		pbw_int(&p->pkt, 12, rank > INT32_MAX ? INT32_MAX : rank);
-		pbw_uint(&p->pkt, 15, 2); /* sibling_merge_behavior: NONE */
+		pbw_int(&p->pkt, PF_TrackDescriptor_sibling_order_rank,
+			rank > INT32_MAX ? INT32_MAX : rank);
+		/* same-named goroutines stay apart */
+		pbw_uint(&p->pkt, PF_TrackDescriptor_sibling_merge_behavior,
+			 PF_TrackDescriptor_SIBLING_MERGE_BEHAVIOR_NONE);
 	}
 	if (uuid == group_uuid(pid))
-		pbw_uint(&p->pkt, 11, 3); /* child_ordering: EXPLICIT */
+		pbw_uint(&p->pkt, PF_TrackDescriptor_child_ordering, PF_TrackDescriptor_EXPLICIT);
 	pbw_end(&p->pkt);
 	packet_out(p);
 }
@@ -326,7 +337,7 @@ static void on_create(void *ctx, struct gs_gor *g, uint64_t ts, const __u64 *sta
 
 static void close_slice(struct pfgo *p, struct gtrack *t, uint64_t ts)
 {
-	struct te e = {.ts = ts, .track = t->uuid, .type = TE_END};
+	struct te e = {.ts = ts, .track = t->uuid, .type = PF_TrackEvent_TYPE_SLICE_END};
 
 	if (!t->open)
 		return;
@@ -337,7 +348,7 @@ static void close_slice(struct pfgo *p, struct gtrack *t, uint64_t ts)
 static void close_thread(struct pfgo *p, uint32_t tgid, uint32_t tid, uint64_t ts)
 {
 	struct thr *th;
-	struct te e = {.ts = ts, .type = TE_END};
+	struct te e = {.ts = ts, .type = PF_TrackEvent_TYPE_SLICE_END};
 
 	if (!tid)
 		return;
@@ -349,11 +360,52 @@ static void close_thread(struct pfgo *p, uint32_t tgid, uint32_t tid, uint64_t t
 	th->open = false;
 }
 
+static bool is_wakeup(const struct gs_trans *t)
+{
+	return t->to == GS_RUNNABLE && (t->from == GS_BLOCKED || t->from == GS_NONE) &&
+	       (t->waker_goid || t->waker_label);
+}
+
+/*
+ * A wake-up: an instant on the waker's track whose flow goes into the woken
+ * goroutine's next slice. Returns the flow's id.
+ */
+static uint64_t wake_instant(struct pfgo *p, const struct gs_trans *t)
+{
+	struct te w = {.ts = t->ts, .type = PF_TrackEvent_TYPE_INSTANT};
+	struct gs_gor *waker = NULL;
+	char name[64];
+
+	w.flow_out = ++p->next_flow;
+	/* A waker we never saw has no track: the runtime track stands in. */
+	if (t->waker_goid)
+		waker = gostate_find(p->gs, t->g->tgid, t->waker_goid);
+	if (waker && waker->user)
+		w.track = ((struct gtrack *)waker->user)->uuid;
+	else
+		w.track = runtime_uuid(t->g->tgid);
+	snprintf(name, sizeof(name), "%s G%" PRId64,
+		 t->from == GS_NONE && !t->g->at_attach ? "go" : "wake", t->g->goid);
+	w.name = name;
+	w.goid = t->g->goid;
+	w.have_thread = true;
+	w.tid = t->waker_tid;
+	w.cpu = t->cpu;
+	w.pid_p = t->p;
+	if (t->nstack) {
+		gs_format_stack(p->r, t->g->tgid, t->stack, t->nstack, p->stackbuf,
+				sizeof(p->stackbuf));
+		w.stack = p->stackbuf;
+	}
+	track_event(p, &w);
+	return w.flow_out;
+}
+
 static void on_transition(void *ctx, const struct gs_trans *t)
 {
 	struct pfgo *p = ctx;
 	struct gtrack *gt = t->g->user;
-	struct te e = {.ts = t->ts, .type = TE_BEGIN, .name = t->label};
+	struct te e = {.ts = t->ts, .type = PF_TrackEvent_TYPE_SLICE_BEGIN, .name = t->label};
 	bool was_on_thread = t->from == GS_RUNNING || t->from == GS_SYSCALL;
 	bool on_thread = t->to == GS_RUNNING || t->to == GS_SYSCALL;
 
@@ -364,36 +416,8 @@ static void on_transition(void *ctx, const struct gs_trans *t)
 	if (was_on_thread && !on_thread)
 		close_thread(p, t->g->tgid, t->g->tid, t->ts);
 
-	/* A wake-up: an instant on the waker's track, the flow into this slice. */
-	if (t->to == GS_RUNNABLE && (t->from == GS_BLOCKED || t->from == GS_NONE) &&
-	    (t->waker_goid || t->waker_label)) {
-		struct te w = {.ts = t->ts, .type = TE_INSTANT};
-		char name[64];
-
-		w.flow_out = ++p->next_flow;
-		/* A waker we never saw has no track: the runtime track stands in. */
-		struct gs_gor *waker =
-		    t->waker_goid ? gostate_find(p->gs, t->g->tgid, t->waker_goid) : NULL;
-
-		if (waker && waker->user)
-			w.track = ((struct gtrack *)waker->user)->uuid;
-		else
-			w.track = runtime_uuid(t->g->tgid);
-		snprintf(name, sizeof(name), "%s G%" PRId64,
-			 t->from == GS_NONE && !t->g->at_attach ? "go" : "wake", t->g->goid);
-		w.name = name;
-		w.goid = t->g->goid;
-		w.have_thread = true;
-		w.tid = t->waker_tid;
-		w.cpu = t->cpu;
-		w.pid_p = t->p;
-		if (t->nstack) {
-			gs_format_stack(p->r, t->g->tgid, t->stack, t->nstack, p->stackbuf,
-					sizeof(p->stackbuf));
-			w.stack = p->stackbuf;
-		}
-		track_event(p, &w);
-		e.flow_in = w.flow_out;
+	if (is_wakeup(t)) {
+		e.flow_in = wake_instant(p, t);
 		e.waker = t->waker_goid;
 		e.reason = t->waker_goid ? NULL : t->waker_label;
 	}
@@ -419,7 +443,8 @@ static void on_transition(void *ctx, const struct gs_trans *t)
 	/* The thread's own track shows which goroutine it ran. */
 	if (on_thread && !was_on_thread && t->tid) {
 		struct thr *th = thread(p, t->g->tgid, t->tid, t->ts);
-		struct te s = {.ts = t->ts, .type = TE_BEGIN, .name = t->g->name};
+		struct te s = {
+		    .ts = t->ts, .type = PF_TrackEvent_TYPE_SLICE_BEGIN, .name = t->g->name};
 
 		if (th && !th->open) {
 			s.track = thread_uuid(t->tid);
@@ -494,8 +519,9 @@ int pfgo_finish(struct pfgo *p, uint64_t ts)
 			struct thr *t = p->thr[b];
 
 			if (t->open) {
-				struct te e = {
-				    .ts = ts, .type = TE_END, .track = thread_uuid(t->tid)};
+				struct te e = {.ts = ts,
+					       .type = PF_TrackEvent_TYPE_SLICE_END,
+					       .track = thread_uuid(t->tid)};
 
 				track_event(p, &e);
 			}

@@ -10,7 +10,8 @@
  *   goroutine parked with, labelled by Go's wait reason. Runtime-internal
  *   goroutines are left out, as in Go's own block profile.
  *
- * Both are gzipped profile.proto, encoded with pbwriter.h.
+ * Both are gzipped profile.proto, encoded with pbwriter.h; the field numbers
+ * are named in pprof_fields.h, generated from tests/proto/profile.proto.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -24,6 +25,7 @@
 #include "lib/pbwriter.h"
 #include "formats/pprof.h"
 #include "lib/util.h"
+#include "pprof_fields.h"
 
 #define NB	  4096
 #define MAX_LOCS  40
@@ -262,8 +264,8 @@ static void label_num(struct pp *p, struct pp_sample *k, const char *key, int64_
 static void value_type(struct pbw *w, int field, uint64_t type, uint64_t unit)
 {
 	pbw_begin(w, field);
-	pbw_int(w, 1, type);
-	pbw_int(w, 2, unit);
+	pbw_int(w, PPROF_ValueType_type, type);
+	pbw_int(w, PPROF_ValueType_unit, unit);
 	pbw_end(w);
 }
 
@@ -279,51 +281,51 @@ static int pp_write(struct pp *p, const char *path, const char *count_type,
 	if (p->oom)
 		return -ENOMEM;
 	pbw_init(&w);
-	value_type(&w, 1, ct, cu);
-	value_type(&w, 1, vt, vu);
+	value_type(&w, PPROF_Profile_sample_type, ct, cu);
+	value_type(&w, PPROF_Profile_sample_type, vt, vu);
 	for (struct pp_sample *s = p->first; s; s = s->order) {
-		pbw_begin(&w, 2);
-		pbw_begin(&w, 1);
+		pbw_begin(&w, PPROF_Profile_sample);
+		pbw_begin(&w, PPROF_Sample_location_id);
 		for (int i = 0; i < s->nloc; i++)
 			pbw_raw_varint(&w, s->loc[i]);
 		pbw_end(&w);
-		pbw_begin(&w, 2);
+		pbw_begin(&w, PPROF_Sample_value);
 		pbw_raw_varint(&w, s->val[0]);
 		pbw_raw_varint(&w, s->val[1]);
 		pbw_end(&w);
 		for (int i = 0; i < s->nlabel; i++) {
-			pbw_begin(&w, 3);
-			pbw_int(&w, 1, s->label[i].key);
+			pbw_begin(&w, PPROF_Sample_label);
+			pbw_int(&w, PPROF_Label_key, s->label[i].key);
 			if (s->label[i].str)
-				pbw_int(&w, 2, s->label[i].str);
+				pbw_int(&w, PPROF_Label_str, s->label[i].str);
 			else
-				pbw_int(&w, 3, s->label[i].num);
+				pbw_int(&w, PPROF_Label_num, s->label[i].num);
 			pbw_end(&w);
 		}
 		pbw_end(&w);
 	}
 	/* One mapping that says symbols are already there, so pprof does not look for binaries. */
-	pbw_begin(&w, 3);
-	pbw_uint(&w, 1, 1);
-	pbw_uint(&w, 3, UINT64_MAX);
-	pbw_bool(&w, 7, 1);
-	pbw_bool(&w, 8, 1);
-	pbw_bool(&w, 9, 1);
-	pbw_bool(&w, 10, 1); /* has_inline_frames */
+	pbw_begin(&w, PPROF_Profile_mapping);
+	pbw_uint(&w, PPROF_Mapping_id, 1);
+	pbw_uint(&w, PPROF_Mapping_memory_limit, UINT64_MAX);
+	pbw_bool(&w, PPROF_Mapping_has_functions, 1);
+	pbw_bool(&w, PPROF_Mapping_has_filenames, 1);
+	pbw_bool(&w, PPROF_Mapping_has_line_numbers, 1);
+	pbw_bool(&w, PPROF_Mapping_has_inline_frames, 1);
 	pbw_end(&w);
 	for (uint64_t i = 0; i < p->nloc; i++) {
 		const struct pp_loc *l = p->loc_order[i];
 
-		pbw_begin(&w, 4);
-		pbw_uint(&w, 1, l->id);
-		pbw_uint(&w, 2, 1);
+		pbw_begin(&w, PPROF_Profile_location);
+		pbw_uint(&w, PPROF_Location_id, l->id);
+		pbw_uint(&w, PPROF_Location_mapping_id, 1);
 		if (l->pc)
-			pbw_uint(&w, 3, l->pc);
+			pbw_uint(&w, PPROF_Location_address, l->pc);
 		for (int k = 0; k < l->nline; k++) {
-			pbw_begin(&w, 4);
-			pbw_uint(&w, 1, l->fn[k]);
+			pbw_begin(&w, PPROF_Location_line);
+			pbw_uint(&w, PPROF_Line_function_id, l->fn[k]);
 			if (l->line[k] > 0)
-				pbw_int(&w, 2, l->line[k]);
+				pbw_int(&w, PPROF_Line_line, l->line[k]);
 			pbw_end(&w);
 		}
 		pbw_end(&w);
@@ -331,20 +333,21 @@ static int pp_write(struct pp *p, const char *path, const char *count_type,
 	for (uint64_t i = 0; i < p->nfn; i++) {
 		const struct pp_fn *f = p->fn_order[i];
 
-		pbw_begin(&w, 5);
-		pbw_uint(&w, 1, f->id);
-		pbw_int(&w, 2, f->name);
-		pbw_int(&w, 3, f->name);
-		pbw_int(&w, 4, f->file);
+		pbw_begin(&w, PPROF_Profile_function);
+		pbw_uint(&w, PPROF_Function_id, f->id);
+		pbw_int(&w, PPROF_Function_name, f->name);
+		pbw_int(&w, PPROF_Function_system_name, f->name);
+		pbw_int(&w, PPROF_Function_filename, f->file);
 		pbw_end(&w);
 	}
 	for (uint64_t i = 0; i < p->nstr; i++)
-		pbw_string(&w, 6, p->str_order[i]->s);
-	pbw_int(&w, 9, in->start_ts + in->realtime_offset_ns);
-	pbw_int(&w, 10, in->end_ts > in->start_ts ? in->end_ts - in->start_ts : 0);
-	value_type(&w, 11, vt, vu);
-	pbw_int(&w, 12, 1);
-	pbw_int(&w, 14, vt);
+		pbw_string(&w, PPROF_Profile_string_table, p->str_order[i]->s);
+	pbw_int(&w, PPROF_Profile_time_nanos, in->start_ts + in->realtime_offset_ns);
+	pbw_int(&w, PPROF_Profile_duration_nanos,
+		in->end_ts > in->start_ts ? in->end_ts - in->start_ts : 0);
+	value_type(&w, PPROF_Profile_period_type, vt, vu);
+	pbw_int(&w, PPROF_Profile_period, 1);
+	pbw_int(&w, PPROF_Profile_default_sample_type, vt);
 	if (w.err) {
 		e = -w.err;
 		pbw_free(&w);
@@ -589,127 +592,43 @@ static char *join(const char *dir, const char *name)
 	return s;
 }
 
-int pprof_write_dir(const char *capture, const char *dir, bool quiet)
+static int read_failed(struct ctx *c)
+{
+	errmsg("%s", ctr_error(c->r));
+	return -1;
+}
+
+static int out_of_memory(void)
+{
+	errmsg("out of memory");
+	return -1;
+}
+
+static struct ctx *ctx_open(const char *capture)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
-	const struct ev_header *h;
-	struct gostate *gs = NULL;
-	char err[512], *path = NULL;
-	bool have_go;
-	int rc = -1, e;
+	char err[512];
 
 	if (!c) {
-		errmsg("out of memory");
-		return -1;
+		out_of_memory();
+		return NULL;
 	}
 	c->r = ctr_open(capture, err, sizeof(err));
 	if (!c->r) {
 		errmsg("%s", err);
 		free(c);
-		return -1;
-	}
-	if (mkdir(dir, 0755) && errno != EEXIST) {
-		errmsg("cannot create %s: %s", dir, strerror(errno));
-		goto out;
+		return NULL;
 	}
 	c->in = ctr_info(c->r);
 	pp_init(&c->thr_prof);
 	pp_init(&c->go_prof);
 	pp_str(&c->thr_prof, "");
 	pp_str(&c->go_prof, "");
-	have_go = ctr_go_proc_count(c->r) > 0;
+	return c;
+}
 
-	/* The traced processes are those whose syscalls were recorded. */
-	if (ctr_rewind(c->r))
-		goto read_err;
-	while ((e = ctr_next(c->r, &h)) > 0) {
-		if (h->type != EV_SYS_ENTER || traced(c, h->tgid))
-			continue;
-		if (!grow((void **)&c->traced, &c->traced_cap, c->ntraced, sizeof(*c->traced)))
-			goto oom;
-		c->traced[c->ntraced++] = h->tgid;
-	}
-	if (e < 0)
-		goto read_err;
-
-	if (have_go && !(gs = gostate_new(c->r, &g_ops, c)))
-		goto oom;
-	if (ctr_rewind(c->r))
-		goto read_err;
-	while ((e = ctr_next(c->r, &h)) > 0) {
-		struct thr *t;
-
-		if (h->ts > c->end_ts)
-			c->end_ts = h->ts;
-		if (gs)
-			gostate_event(gs, h);
-		switch (h->type) {
-		case EV_SCHED_SWITCH:
-			on_sched(c, (const struct ev_sched_switch *)h);
-			break;
-		case EV_SYS_ENTER:
-			if ((t = thr_get(c, h->tid)))
-				t->sys = ((const struct ev_sys_enter *)h)->id;
-			break;
-		case EV_SYS_EXIT:
-			if ((t = thr_get(c, h->tid)))
-				t->sys = -1;
-			break;
-		case EV_PROCESS_EXIT:
-			if ((t = thr_get(c, ((const struct ev_process_exit *)h)->pid)))
-				t->out_ts = 0;
-			break;
-		}
-	}
-	if (e < 0)
-		goto read_err;
-	if (c->in->end_ts > c->end_ts)
-		c->end_ts = c->in->end_ts;
-	/* Threads still off-CPU at the end: until the end. */
-	for (int b = 0; b < NB; b++)
-		for (struct thr *t = c->thr[b]; t; t = t->next)
-			if (t->out_ts)
-				thr_sample(c, t, c->end_ts);
-	if (gs)
-		gostate_finish(gs, c->end_ts);
-
-	path = join(dir, "offcpu-threads.pb.gz");
-	if (!path)
-		goto oom;
-	e = pp_write(&c->thr_prof, path, "switches", "off_cpu", c->in);
-	if (e) {
-		errmsg("writing %s: %s", path, strerror(-e));
-		goto out;
-	}
-	if (!quiet)
-		fprintf(stderr,
-			"ctrace-bpf: wrote %s (%" PRIu64 " samples); read it with: "
-			"go tool pprof -top %s\n",
-			path, c->thr_prof.nsample, path);
-	if (have_go) {
-		free(path);
-		path = join(dir, "block-goroutines.pb.gz");
-		if (!path)
-			goto oom;
-		e = pp_write(&c->go_prof, path, "contentions", "delay", c->in);
-		if (e) {
-			errmsg("writing %s: %s", path, strerror(-e));
-			goto out;
-		}
-		if (!quiet)
-			fprintf(stderr, "ctrace-bpf: wrote %s (%" PRIu64 " samples)\n", path,
-				c->go_prof.nsample);
-	}
-	rc = 0;
-	goto out;
-read_err:
-	errmsg("%s", ctr_error(c->r));
-	goto out;
-oom:
-	errmsg("out of memory");
-out:
-	free(path);
-	gostate_free(gs);
+static void ctx_free(struct ctx *c)
+{
 	for (int b = 0; b < NB; b++)
 		while (c->thr[b]) {
 			struct thr *t = c->thr[b];
@@ -722,5 +641,149 @@ out:
 	free(c->traced);
 	ctr_close(c->r);
 	free(c);
+}
+
+/* The traced processes are those whose syscalls were recorded. */
+static int find_traced(struct ctx *c)
+{
+	const struct ev_header *h;
+	int e;
+
+	if (ctr_rewind(c->r))
+		return read_failed(c);
+	while ((e = ctr_next(c->r, &h)) > 0) {
+		if (h->type != EV_SYS_ENTER || traced(c, h->tgid))
+			continue;
+		if (!grow((void **)&c->traced, &c->traced_cap, c->ntraced, sizeof(*c->traced)))
+			return out_of_memory();
+		c->traced[c->ntraced++] = h->tgid;
+	}
+	return e < 0 ? read_failed(c) : 0;
+}
+
+/* Threads: the syscall each is in, and its off-CPU stretches. */
+static void on_record(struct ctx *c, const struct ev_header *h)
+{
+	struct thr *t;
+
+	switch (h->type) {
+	case EV_SCHED_SWITCH:
+		on_sched(c, (const struct ev_sched_switch *)h);
+		break;
+	case EV_SYS_ENTER:
+		if ((t = thr_get(c, h->tid)))
+			t->sys = ((const struct ev_sys_enter *)h)->id;
+		break;
+	case EV_SYS_EXIT:
+		if ((t = thr_get(c, h->tid)))
+			t->sys = -1;
+		break;
+	case EV_PROCESS_EXIT:
+		if ((t = thr_get(c, ((const struct ev_process_exit *)h)->pid)))
+			t->out_ts = 0;
+		break;
+	}
+}
+
+/* Fills both profiles from the capture; gs is NULL without Go processes. */
+static int collect(struct ctx *c, struct gostate *gs)
+{
+	const struct ev_header *h;
+	int e;
+
+	if (ctr_rewind(c->r))
+		return read_failed(c);
+	while ((e = ctr_next(c->r, &h)) > 0) {
+		if (h->ts > c->end_ts)
+			c->end_ts = h->ts;
+		if (gs)
+			gostate_event(gs, h);
+		on_record(c, h);
+	}
+	if (e < 0)
+		return read_failed(c);
+	if (c->in->end_ts > c->end_ts)
+		c->end_ts = c->in->end_ts;
+	/* Threads still off-CPU at the end: until the end. */
+	for (int b = 0; b < NB; b++)
+		for (struct thr *t = c->thr[b]; t; t = t->next)
+			if (t->out_ts)
+				thr_sample(c, t, c->end_ts);
+	if (gs)
+		gostate_finish(gs, c->end_ts);
+	return 0;
+}
+
+/* Writes p as dir/name; returns the path (to free), or NULL once reported. */
+static char *write_profile(struct ctx *c, struct pp *p, const char *dir, const char *name,
+			   const char *count_type, const char *value_type_name)
+{
+	char *path = join(dir, name);
+	int e;
+
+	if (!path) {
+		out_of_memory();
+		return NULL;
+	}
+	e = pp_write(p, path, count_type, value_type_name, c->in);
+	if (e) {
+		errmsg("writing %s: %s", path, strerror(-e));
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+static int write_profiles(struct ctx *c, const char *dir, bool have_go, bool quiet)
+{
+	char *path;
+
+	path = write_profile(c, &c->thr_prof, dir, "offcpu-threads.pb.gz", "switches", "off_cpu");
+	if (!path)
+		return -1;
+	if (!quiet)
+		fprintf(stderr,
+			"ctrace-bpf: wrote %s (%" PRIu64 " samples); read it with: "
+			"go tool pprof -top %s\n",
+			path, c->thr_prof.nsample, path);
+	free(path);
+	if (!have_go)
+		return 0;
+	path = write_profile(c, &c->go_prof, dir, "block-goroutines.pb.gz", "contentions", "delay");
+	if (!path)
+		return -1;
+	if (!quiet)
+		fprintf(stderr, "ctrace-bpf: wrote %s (%" PRIu64 " samples)\n", path,
+			c->go_prof.nsample);
+	free(path);
+	return 0;
+}
+
+int pprof_write_dir(const char *capture, const char *dir, bool quiet)
+{
+	struct gostate *gs = NULL;
+	struct ctx *c;
+	bool have_go;
+	int rc = -1;
+
+	c = ctx_open(capture);
+	if (!c)
+		return -1;
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		errmsg("cannot create %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	have_go = ctr_go_proc_count(c->r) > 0;
+	if (find_traced(c))
+		goto out;
+	if (have_go && !(gs = gostate_new(c->r, &g_ops, c))) {
+		out_of_memory();
+		goto out;
+	}
+	if (!collect(c, gs) && !write_profiles(c, dir, have_go, quiet))
+		rc = 0;
+out:
+	gostate_free(gs);
+	ctx_free(c);
 	return rc;
 }
