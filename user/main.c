@@ -6,12 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include "formats/convert.h"
+#include "formats/formats.h"
 #include "record/record.h"
 #include "report/report.h"
 #include "lib/util.h"
 
 static void usage(FILE *f)
 {
+	char names[128];
+
+	format_list(names, sizeof(names), false, ", ", " or ");
 	fprintf(
 	    f,
 	    "Usage: ctrace-bpf [record] [OPTIONS] [-- CMD [ARG...]]\n"
@@ -41,7 +45,7 @@ static void usage(FILE *f)
 	    "                          .gotrace (go tool trace), .txt (text), plus .gz\n"
 	    "                          to gzip. Default:\n"
 	    "                          ctrace-<pid|cmd|system>-<YYYYmmdd-HHMMSS>.pftrace\n"
-	    "  -F, --format FORMAT     perfetto, json, ctr, text or go; overrides the extension\n"
+	    "  -F, --format FORMAT     %s; overrides the extension\n"
 	    "      --no-goroutines     do not probe Go runtimes (threads, CPUs and\n"
 	    "                          syscalls only)\n"
 	    "      --stack-depth N     goroutine stack frames kept at create, block and\n"
@@ -73,7 +77,8 @@ static void usage(FILE *f)
 	    "Examples:\n"
 	    "  sudo ctrace-bpf -p 1234 -d 5s\n"
 	    "  sudo ctrace-bpf -o build.pftrace -- make -j2\n"
-	    "  sudo ctrace-bpf -d 10s -o all.ctr && ctrace-bpf convert all.ctr -o all.json\n");
+	    "  sudo ctrace-bpf -d 10s -o all.ctr && ctrace-bpf convert all.ctr -o all.json\n",
+	    names);
 }
 
 static int parse_pids(const char *arg, struct record_opts *o)
@@ -146,8 +151,7 @@ static int cmd_record_args(int argc, char **argv)
 		case 'F':
 			o.format = format_from_name(optarg);
 			if (o.format == FMT_NONE) {
-				errmsg("unknown format '%s' (perfetto, json, ctr, text or go)",
-				       optarg);
+				format_err_name(optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -206,9 +210,7 @@ static int cmd_record_args(int argc, char **argv)
 		bool gz;
 
 		if (format_from_path(o.output, &gz) == FMT_NONE) {
-			errmsg("cannot tell the format of '%s': use .pftrace, .json, .ctr, .txt or "
-			       ".gotrace (optionally .gz), or --format",
-			       o.output);
+			format_err_path(o.output);
 			return EXIT_USAGE;
 		}
 	}

@@ -9,86 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "formats/convert.h"
-#include "formats/gotrace.h"
 #include "formats/pprof.h"
 #include "lib/util.h"
-
-static bool ends_with(const char *s, size_t len, const char *suffix)
-{
-	size_t n = strlen(suffix);
-
-	return len >= n && !strncmp(s + len - n, suffix, n);
-}
-
-enum out_format format_from_path(const char *path, bool *gzip)
-{
-	size_t len = strlen(path);
-
-	*gzip = ends_with(path, len, ".gz");
-	if (*gzip)
-		len -= 3;
-	if (ends_with(path, len, ".pftrace") || ends_with(path, len, ".perfetto-trace"))
-		return FMT_PERFETTO;
-	if (ends_with(path, len, ".json"))
-		return FMT_JSON;
-	if (ends_with(path, len, ".ctr"))
-		return FMT_CTR;
-	if (ends_with(path, len, ".txt"))
-		return FMT_TEXT;
-	if (ends_with(path, len, ".gotrace"))
-		return FMT_GO;
-	return FMT_NONE;
-}
-
-enum out_format format_from_name(const char *name)
-{
-	if (!strcmp(name, "perfetto") || !strcmp(name, "pftrace"))
-		return FMT_PERFETTO;
-	if (!strcmp(name, "json") || !strcmp(name, "chrome"))
-		return FMT_JSON;
-	if (!strcmp(name, "ctr"))
-		return FMT_CTR;
-	if (!strcmp(name, "text"))
-		return FMT_TEXT;
-	if (!strcmp(name, "go") || !strcmp(name, "gotrace"))
-		return FMT_GO;
-	return FMT_NONE;
-}
-
-const char *format_name(enum out_format f)
-{
-	switch (f) {
-	case FMT_PERFETTO:
-		return "perfetto";
-	case FMT_JSON:
-		return "json";
-	case FMT_CTR:
-		return "ctr";
-	case FMT_TEXT:
-		return "text";
-	case FMT_GO:
-		return "go";
-	default:
-		return "?";
-	}
-}
-
-const char *format_viewer_hint(enum out_format f)
-{
-	switch (f) {
-	case FMT_PERFETTO:
-	case FMT_JSON:
-		return "open it at https://ui.perfetto.dev (Open trace file)";
-	case FMT_CTR:
-		return "convert it with: ctrace-bpf convert FILE -o OUT.pftrace";
-	case FMT_TEXT:
-		return "read it with less";
-	case FMT_GO:
-		return "open it with: go tool trace FILE";
-	default:
-		return "";
-	}
-}
 
 static int copy_file(const char *in, struct out *o)
 {
@@ -104,12 +26,27 @@ static int copy_file(const char *in, struct out *o)
 	return n < 0 ? -errno : 0;
 }
 
-int convert_file(const char *in, const char *out, enum out_format f, bool gzip)
+/* Runs f's writer, or copies the capture for FMT_CTR; 0 or -1. */
+static int write_format(const char *in, struct ctr_reader *r, struct out *o, enum out_format f,
+			struct format_stats *st)
 {
+	const struct format_desc *d = format_desc(f);
+
+	if (!d)
+		return -1;
+	if (!d->write)
+		return copy_file(in, o) ? -1 : 0;
+	return d->write(r, o, st);
+}
+
+int convert_file(const char *in, const char *out, enum out_format f, bool gzip,
+		 struct format_stats *st)
+{
+	struct format_stats own = {0};
 	char err[512];
 	struct ctr_reader *r;
 	struct out *o;
-	int rc = 0, e;
+	int rc, e;
 
 	r = ctr_open(in, err, sizeof(err));
 	if (!r) {
@@ -122,28 +59,10 @@ int convert_file(const char *in, const char *out, enum out_format f, bool gzip)
 		ctr_close(r);
 		return EXIT_OUTPUT;
 	}
-	switch (f) {
-	case FMT_PERFETTO:
-		rc = perfetto_write(r, o);
-		break;
-	case FMT_JSON:
-		rc = chrome_json_write(r, o);
-		break;
-	case FMT_TEXT:
-		rc = text_write(r, o);
-		break;
-	case FMT_GO:
-		rc = gotrace_write(r, o);
-		break;
-	case FMT_CTR:
-		/* A capture stays a capture; only gzip may change. */
-		if (copy_file(in, o))
-			rc = -1;
-		break;
-	default:
-		rc = -1;
-		break;
-	}
+	if (!st)
+		st = &own;
+	memset(st, 0, sizeof(*st));
+	rc = write_format(in, r, o, f, st);
 	ctr_close(r);
 	if (rc) {
 		e = out_error(o);
@@ -176,14 +95,23 @@ static int convert_pprof(const char *in, const char *dir)
 
 static void convert_usage(FILE *f)
 {
+	char names[128];
+
+	format_list(names, sizeof(names), false, "|", "|");
 	fprintf(f,
-		"Usage: ctrace-bpf convert IN.ctr [-o OUT] [--format perfetto|json|ctr|text|go]\n"
+		"Usage: ctrace-bpf convert IN.ctr [-o OUT] [--format %s]\n"
 		"                         [--pprof-out DIR]\n"
 		"Writes a capture in another format; see ctrace-bpf --help. --pprof-out also\n"
-		"writes pprof profiles (thread off-CPU time, goroutine blocking) into DIR.\n");
+		"writes pprof profiles (thread off-CPU time, goroutine blocking) into DIR.\n",
+		names);
 }
 
-int cmd_convert(int argc, char **argv)
+struct convert_args {
+	const char *in, *out, *fmt, *pprof_dir;
+};
+
+/* Returns -1 to go on, or the exit status (after --help or a bad argument). */
+static int parse_args(int argc, char **argv, struct convert_args *a)
 {
 	static const struct option opts[] = {
 	    {"output", required_argument, NULL, 'o'},
@@ -192,23 +120,19 @@ int cmd_convert(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
-	const char *out = NULL, *fmt = NULL, *pprof_dir = NULL;
-	char *defout = NULL;
-	enum out_format f;
-	bool gzip = false;
-	int c, rc;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:F:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			out = optarg;
+			a->out = optarg;
 			break;
 		case 'F':
-			fmt = optarg;
+			a->fmt = optarg;
 			break;
 		case 'P':
-			pprof_dir = optarg;
+			a->pprof_dir = optarg;
 			break;
 		case 'h':
 			convert_usage(stdout);
@@ -222,57 +146,79 @@ int cmd_convert(int argc, char **argv)
 		errmsg("convert takes one input file (see ctrace-bpf convert --help)");
 		return EXIT_USAGE;
 	}
-	/* Only profiles were asked for. */
-	if (pprof_dir && !out && !fmt)
-		return convert_pprof(argv[optind], pprof_dir);
-	if (out)
-		f = format_from_path(out, &gzip);
-	else
-		f = FMT_PERFETTO;
-	if (fmt) {
-		f = format_from_name(fmt);
-		if (f == FMT_NONE) {
-			errmsg("unknown format '%s' (perfetto, json, ctr, text or go)", fmt);
+	a->in = argv[optind];
+	return -1;
+}
+
+/*
+ * The output's format (--format, else -o's extension, else Perfetto) and,
+ * without -o, its name: the input's, with the format's extension for .ctr.
+ */
+static int pick_output(struct convert_args *a, enum out_format *f, bool *gzip, char **defout)
+{
+	const char *ctr = format_default_ext(FMT_CTR);
+	size_t n = strlen(a->in), k = strlen(ctr);
+
+	*f = a->out ? format_from_path(a->out, gzip) : FMT_PERFETTO;
+	if (a->fmt) {
+		*f = format_from_name(a->fmt);
+		if (*f == FMT_NONE) {
+			format_err_name(a->fmt);
 			return EXIT_USAGE;
 		}
 	}
-	if (f == FMT_NONE) {
-		errmsg(
-		    "cannot tell the format of '%s': use .pftrace, .json, .ctr, .txt or .gotrace "
-		    "(optionally .gz), or --format",
-		    out);
+	if (*f == FMT_NONE) {
+		format_err_path(a->out);
 		return EXIT_USAGE;
 	}
-	if (!out) {
-		const char *in = argv[optind];
-		size_t n = strlen(in);
+	if (a->out)
+		return 0;
+	if (n >= k && !strcmp(a->in + n - k, ctr))
+		n -= k;
+	if (asprintf(defout, "%.*s%s", (int)n, a->in, format_default_ext(*f)) < 0)
+		return EXIT_RUNTIME;
+	a->out = *defout;
+	return 0;
+}
 
-		if (ends_with(in, n, ".ctr"))
-			n -= 4;
-		if (asprintf(&defout, "%.*s.%s", (int)n, in,
-			     f == FMT_JSON ? "json"
-			     : f == FMT_GO ? "gotrace"
-					   : "pftrace") < 0)
-			return EXIT_RUNTIME;
-		out = defout;
-	}
-	rc = convert_file(argv[optind], out, f, gzip);
+static void print_summary(const char *out, enum out_format f, const struct format_stats *st)
+{
+	const struct gotrace_stats *gs = &st->go;
+
+	fprintf(stderr, "ctrace-bpf: wrote %s (%s); %s\n", out, format_name(f),
+		format_viewer_hint(f));
+	if (f != FMT_GO)
+		return;
+	fprintf(stderr,
+		"ctrace-bpf: go trace of pid %u: %" PRIu64 " goroutines, %" PRIu64
+		" events, %" PRIu64 " repairs (%" PRIu64 " in goroutine reconstruction)%s\n",
+		gs->tgid, gs->goroutines, gs->events, gs->repairs + gs->gostate_repairs,
+		gs->gostate_repairs,
+		gs->go_procs > 1 ? "; the busiest of several Go processes" : "");
+}
+
+int cmd_convert(int argc, char **argv)
+{
+	struct convert_args a = {0};
+	struct format_stats st;
+	char *defout = NULL;
+	enum out_format f;
+	bool gzip = false;
+	int rc;
+
+	rc = parse_args(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	/* Only profiles were asked for. */
+	if (a.pprof_dir && !a.out && !a.fmt)
+		return convert_pprof(a.in, a.pprof_dir);
+	rc = pick_output(&a, &f, &gzip, &defout);
 	if (!rc)
-		fprintf(stderr, "ctrace-bpf: wrote %s (%s); %s\n", out, format_name(f),
-			format_viewer_hint(f));
-	if (!rc && f == FMT_GO) {
-		const struct gotrace_stats *gs = gotrace_last_stats();
-
-		fprintf(stderr,
-			"ctrace-bpf: go trace of pid %u: %" PRIu64 " goroutines, %" PRIu64
-			" events, %" PRIu64 " repairs (%" PRIu64
-			" in goroutine reconstruction)%s\n",
-			gs->tgid, gs->goroutines, gs->events, gs->repairs + gs->gostate_repairs,
-			gs->gostate_repairs,
-			gs->go_procs > 1 ? "; the busiest of several Go processes" : "");
-	}
-	if (!rc && pprof_dir)
-		rc = convert_pprof(argv[optind], pprof_dir);
+		rc = convert_file(a.in, a.out, f, gzip, &st);
+	if (!rc)
+		print_summary(a.out, f, &st);
+	if (!rc && a.pprof_dir)
+		rc = convert_pprof(a.in, a.pprof_dir);
 	free(defout);
 	return rc;
 }

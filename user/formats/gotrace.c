@@ -30,6 +30,7 @@
 #include "go/go_offsets.h"
 #include "model/gostate.h"
 #include "formats/gotrace.h"
+#include "model/gostack.h"
 #include "lib/pbwriter.h"
 #include "lib/util.h"
 
@@ -176,13 +177,6 @@ struct gtw {
 	const void *rec; /* the record gostate is handling */
 	bool oom;
 };
-
-static struct gotrace_stats last_stats;
-
-const struct gotrace_stats *gotrace_last_stats(void)
-{
-	return &last_stats;
-}
 
 /* ---- byte buffers and tables ---- */
 
@@ -380,93 +374,6 @@ static uint64_t stack_id_pcs(struct gtw *w, const uint64_t *pcs, int n)
 
 /* ---- stacks from the capture ---- */
 
-static bool frame_is_machinery(const char *fn)
-{
-	static const char *const names[] = {
-	    "runtime.gopark",
-	    "runtime.goparkunlock",
-	    "runtime.mcall",
-	    "runtime.systemstack",
-	    "runtime.systemstack_switch",
-	    "runtime.park_m",
-	    "runtime.chanrecv",
-	    "runtime.chansend",
-	    "runtime.send",
-	    "runtime.recv",
-	    "runtime.goready",
-	    "runtime.goready.func1",
-	    "runtime.ready",
-	    "runtime.readyWithTime",
-	    "runtime.semacquire1",
-	    "runtime.semrelease1",
-	    "runtime.semacquire",
-	    "runtime.semrelease",
-	    "runtime.netpollblock",
-	    "runtime.netpollgoready",
-	    "runtime.netpollunblock",
-	    "runtime.newproc",
-	    "runtime.newproc.func1",
-	    "runtime.newproc1",
-	    "runtime.notifyListWait",
-	    "runtime.notifyListNotifyAll",
-	    "runtime.notifyListNotifyOne",
-	    /*
-	     * What the runtime's own trace skips too (its traceskip); with
-	     * inlined frames expanded, Mutex.Lock shows above the caller.
-	     */
-	    "sync.(*Mutex).lockSlow",
-	    "internal/poll.(*pollDesc).wait",
-	    "internal/poll.(*pollDesc).waitRead",
-	    "internal/poll.(*pollDesc).waitWrite",
-	};
-
-	if (!strncmp(fn, "sync.runtime_", 13) || !strncmp(fn, "internal/poll.runtime_", 22) ||
-	    !strncmp(fn, "internal/sync.runtime_", 22))
-		return true;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(fn, names[i]))
-			return true;
-	return false;
-}
-
-int gotrace_skip_frames(struct ctr_reader *r, uint32_t tgid, const __u64 *stack, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++) {
-		const struct ctr_go_sym *fr[CTR_GO_MAX_FRAMES];
-		int nf = ctr_go_sym_frames(r, tgid, stack[i], false, fr, CTR_GO_MAX_FRAMES);
-
-		/* By the physical function, whatever was inlined into it. */
-		if (!nf || !frame_is_machinery(fr[nf - 1]->func))
-			break;
-	}
-	/* All machinery (a runtime goroutine): better than nothing. */
-	return i < n ? i : 0;
-}
-
-bool gotrace_runtime_syscall(const char *name)
-{
-	static const char *const names[] = {
-	    "futex",	    "nanosleep",    "clock_nanosleep", "sched_yield",
-	    "epoll_wait",   "epoll_pwait",  "epoll_pwait2",    "madvise",
-	    "mmap",	    "munmap",	    "mprotect",	       "rt_sigprocmask",
-	    "rt_sigaction", "rt_sigreturn", "sigaltstack",     "tgkill",
-	    "tkill",	    "getpid",	    "gettid",	       "clone",
-	    "clone3",	    "setitimer",    "timer_create",    "timer_settime",
-	    "timer_delete", "exit",	    "exit_group",      "clock_gettime",
-	    "gettimeofday", "getrlimit",    "prlimit64",       "sched_getaffinity",
-	    "membarrier",
-	};
-
-	if (!name)
-		return false;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(name, names[i]))
-			return true;
-	return false;
-}
-
 static uint64_t stack_id(struct gtw *w, const __u64 *stack, int n)
 {
 	uint64_t pcs[MAX_FRAMES];
@@ -474,7 +381,7 @@ static uint64_t stack_id(struct gtw *w, const __u64 *stack, int n)
 
 	if (!stack || n <= 0)
 		return 0;
-	for (int i = gotrace_skip_frames(w->r, w->tgid, stack, n); i < n && k < MAX_FRAMES; i++)
+	for (int i = go_skip_frames(w->r, w->tgid, stack, n); i < n && k < MAX_FRAMES; i++)
 		k += frame_pcs(w, stack[i], pcs + k, MAX_FRAMES - k);
 	return stack_id_pcs(w, pcs, k);
 }
@@ -824,7 +731,7 @@ static bool lazy_syscall(struct gtw *w, long nr)
 		return false;
 	if (!w->lazy[nr])
 		w->lazy[nr] =
-		    gotrace_runtime_syscall(syscall_name(ctr_info(w->r)->machine, nr)) ? 1 : -1;
+		    go_runtime_syscall(syscall_name(ctr_info(w->r)->machine, nr)) ? 1 : -1;
 	return w->lazy[nr] > 0;
 }
 
@@ -1359,7 +1266,7 @@ uint32_t gotrace_pick_process(struct ctr_reader *r, uint32_t *nprocs)
 	return tgid;
 }
 
-int gotrace_write(struct ctr_reader *r, struct out *o)
+int gotrace_write(struct ctr_reader *r, struct out *o, struct gotrace_stats *st)
 {
 	const struct ctr_go_proc *gp;
 	const struct ev_header *h;
@@ -1367,7 +1274,7 @@ int gotrace_write(struct ctr_reader *r, struct out *o)
 	uint32_t nprocs;
 	int rc;
 
-	memset(&last_stats, 0, sizeof(last_stats));
+	memset(st, 0, sizeof(*st));
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		errmsg("out of memory");
@@ -1431,7 +1338,7 @@ int gotrace_write(struct ctr_reader *r, struct out *o)
 	for (int p = 0; p <= w->maxp; p++)
 		proc_stop(w, pst(w, p), w->last_ts);
 	rc = write_file(w);
-	last_stats = w->st;
+	*st = w->st;
 	if (rc)
 		errmsg("out of memory writing the go trace");
 	else if (w->st.repairs || w->st.gostate_repairs)

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "model/gostate.h"
-#include "formats/gotrace.h"
+#include "model/gostack.h"
 #include "lib/output.h"
 #include "lib/pbwriter.h"
 #include "formats/pprof.h"
@@ -526,7 +526,7 @@ static void go_sample(struct ctx *c, struct gs_gor *g, struct gblk *b, uint64_t 
 	if (ts < b->since || system_goroutine(g))
 		return;
 	memset(&k, 0, sizeof(k));
-	for (i = gotrace_skip_frames(c->r, g->tgid, b->stack, b->nstack);
+	for (i = go_skip_frames(c->r, g->tgid, b->stack, b->nstack);
 	     i < b->nstack && k.nloc < MAX_LOCS; i++)
 		k.loc[k.nloc++] = pp_loc(p, c->r, g->tgid, b->stack[i], NULL);
 	if (!k.nloc)

@@ -46,11 +46,21 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
+/* One recording, from the checks before it to the outputs after it. */
 struct recorder {
 	struct record_opts *o;
+	const char *out;    /* the output file */
+	char *defout;	    /* out, when named by default */
+	char *capture_path; /* out for a plain .ctr, else a temporary beside it */
+	struct tracer *t;
 	struct ctr_writer *w;
 	int werr;
 	uint64_t events;
+	uint64_t drops; /* lost in the kernel, as last read */
+	uint64_t start, stop_ts;
+	uint32_t end_reason;
+	bool target_gone;
+	bool tty; /* a status line on stderr */
 	pid_t exec_queue[EXEC_QUEUE][2];
 	int nexec;
 	struct goprobe *go;
@@ -58,6 +68,7 @@ struct recorder {
 	int ngo_pending;
 	uint64_t go_attach_ts;
 	pid_t child;
+	int child_fd[2]; /* launch(): release the command; its exec errno */
 	int child_status;
 	bool child_done;
 	bool target_alive[MAX_TARGETS];
@@ -144,7 +155,18 @@ static void write_meta(struct recorder *r, uint64_t start)
 	ctr_writer_meta(r->w, "target", buf);
 }
 
-static void write_stats(struct recorder *r, struct tracer *t)
+/* Records lost in the kernel so far: by type into drops, and their sum. */
+static uint64_t read_drops(struct tracer *t, __u64 drops[EV_KERNEL_MAX])
+{
+	uint64_t total = 0;
+
+	tracer_drops(t, drops);
+	for (int i = 0; i < EV_KERNEL_MAX; i++)
+		total += drops[i];
+	return total;
+}
+
+static void write_stats(struct recorder *r)
 {
 	struct rec_stats s = {0};
 
@@ -152,9 +174,7 @@ static void write_stats(struct recorder *r, struct tracer *t)
 	s.h.size = sizeof(s);
 	s.h.ts = now_boot_ns();
 	s.events = r->events;
-	tracer_drops(t, s.drops);
-	for (int i = 0; i < EV_KERNEL_MAX; i++)
-		s.drops_total += s.drops[i];
+	s.drops_total = read_drops(r->t, s.drops);
 	if (!r->werr)
 		r->werr = ctr_writer_add(r->w, &s);
 }
@@ -248,11 +268,7 @@ static char *default_output(struct record_opts *o)
 	for (char *c = who; *c; c++)
 		if (*c == '/' || *c == ' ')
 			*c = '_';
-	if (asprintf(&path, "ctrace-%s-%s.%s", who, stamp,
-		     o->format == FMT_JSON  ? "json"
-		     : o->format == FMT_CTR ? "ctr"
-		     : o->format == FMT_GO  ? "gotrace"
-					    : "pftrace") < 0)
+	if (asprintf(&path, "ctrace-%s-%s%s", who, stamp, format_default_ext(o->format)) < 0)
 		return NULL;
 	return path;
 }
@@ -278,7 +294,7 @@ static int check_writable(const char *path)
 	return 0;
 }
 
-static void status_line(struct recorder *r, uint64_t elapsed, uint64_t drops, bool final)
+static void status_line(struct recorder *r, uint64_t elapsed, bool final)
 {
 	char size[32];
 	double secs = elapsed / 1e9;
@@ -286,7 +302,7 @@ static void status_line(struct recorder *r, uint64_t elapsed, uint64_t drops, bo
 	fmt_bytes(size, sizeof(size), ctr_writer_bytes(r->w));
 	fprintf(stderr, "\r\033[K%6.1fs  %llu events  %.0f ev/s  %llu dropped  %s%s", secs,
 		(unsigned long long)r->events, secs > 0 ? r->events / secs : 0.0,
-		(unsigned long long)drops, size, final ? "\n" : "");
+		(unsigned long long)r->drops, size, final ? "\n" : "");
 }
 
 /* The file execvp would run for cmd, so its uprobes go in before the exec. */
@@ -368,19 +384,11 @@ static void install_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-int cmd_record(struct record_opts *o)
+/* Before any tracing: privileges, targets, the output's name and format. */
+static int rec_prepare(struct recorder *r)
 {
-	struct recorder rec = {.o = o, .child = -1};
-	struct tracer_opts topts = {0};
-	struct tracer *t = NULL;
-	char err[600], *capture_path = NULL, *defout = NULL;
-	const char *out = o->output;
-	uint64_t start, last_stats, stop_ts, drops_total = 0;
-	__u64 drops[EV_KERNEL_MAX] = {0};
-	int go_fd[2] = {-1, -1}, rc = EXIT_OK, e;
-	bool tty = isatty(STDERR_FILENO) && !o->quiet;
-	uint32_t end_reason = END_SIGNAL;
-	bool target_gone = false;
+	struct record_opts *o = r->o;
+	int e;
 
 	if (!has_bpf_caps()) {
 		errmsg("need root, or CAP_BPF and CAP_PERFMON, to load BPF programs (try sudo)");
@@ -394,305 +402,405 @@ int cmd_record(struct record_opts *o)
 			return EXIT_NOPROC;
 		}
 		o->pids[i] = tg;
-		rec.target_alive[i] = true;
+		r->target_alive[i] = true;
 	}
-	if (!out) {
-		out = defout = default_output(o);
-		if (!out)
-			return EXIT_RUNTIME;
-	}
-	if (o->format == FMT_NONE) {
-		o->format = format_from_path(out, &o->gzip);
-		if (o->format == FMT_NONE)
-			o->format = FMT_PERFETTO;
-	}
-	e = check_writable(out);
+	if (o->format == FMT_NONE && o->output)
+		o->format = format_from_path(o->output, &o->gzip);
+	if (o->format == FMT_NONE)
+		o->format = FMT_PERFETTO;
+	r->out = o->output ? o->output : (r->defout = default_output(o));
+	if (!r->out)
+		return EXIT_RUNTIME;
+	e = check_writable(r->out);
 	if (e) {
-		errmsg("cannot write %s: %s", out, strerror(-e));
-		rc = EXIT_OUTPUT;
-		goto out_free;
+		errmsg("cannot write %s: %s", r->out, strerror(-e));
+		return EXIT_OUTPUT;
 	}
 	/* Non-native outputs are converted from a capture kept beside them. */
-	if (o->format == FMT_CTR && !o->gzip) {
-		capture_path = strdup(out);
-	} else if (asprintf(&capture_path, "%s.capture.%d.ctr", out, getpid()) < 0) {
-		capture_path = NULL;
+	if (o->format == FMT_CTR && !o->gzip)
+		r->capture_path = strdup(r->out);
+	else if (asprintf(&r->capture_path, "%s.capture.%d.ctr", r->out, getpid()) < 0)
+		r->capture_path = NULL;
+	return r->capture_path ? 0 : EXIT_RUNTIME;
+}
+
+/* Launch mode: CMD is forked, held before its exec until tracing runs. */
+static int rec_launch(struct recorder *r)
+{
+	char path[4096];
+	int e;
+
+	if (!r->o->cmd)
+		return 0;
+	e = resolve_cmd(r->o->cmd[0], path, sizeof(path));
+	/* Say it before tracing starts, in one line, as a shell would. */
+	if (e) {
+		errmsg("cannot run %s: %s", r->o->cmd[0], strerror(-e));
+		return EXIT_CMD;
 	}
-	if (!capture_path) {
-		rc = EXIT_RUNTIME;
-		goto out_free;
+	r->child = launch(r->o->cmd, r->child_fd);
+	return r->child < 0 ? EXIT_CMD : 0;
+}
+
+/* The capture file, the BPF programs, and the targets with their goroutines. */
+static int rec_attach(struct recorder *r)
+{
+	struct record_opts *o = r->o;
+	struct tracer_opts topts = {
+	    .filter_syscalls = o->npids > 0 || o->cmd,
+	    .self_tgid = getpid(),
+	    .sample = on_record,
+	    .ctx = r,
+	    .verbose = o->verbose,
+	};
+	char err[600], path[4096];
+
+	r->w = ctr_writer_open(r->capture_path);
+	if (!r->w) {
+		errmsg("cannot write %s: %s", r->capture_path, strerror(errno));
+		return EXIT_OUTPUT;
 	}
+	r->t = tracer_open(&topts, err, sizeof(err));
+	if (!r->t) {
+		errmsg("%s", err);
+		return EXIT_BPF;
+	}
+	r->go_attach_ts = now_boot_ns();
+	for (int i = 0; i < o->npids; i++) {
+		tracer_add_target(r->t, o->pids[i]);
+		attach_go(r, r->t, o->pids[i], NULL);
+	}
+	if (r->child > 0) {
+		tracer_add_target(r->t, r->child);
+		if (!resolve_cmd(o->cmd[0], path, sizeof(path)))
+			attach_go(r, r->t, r->child, path);
+	}
+	return 0;
+}
+
+/* The capture's head: metadata, processes and goroutines as they are now. */
+static void rec_begin(struct recorder *r)
+{
+	struct record_opts *o = r->o;
+
+	r->start = now_boot_ns();
+	write_meta(r, r->start);
+	proc_snapshot(r->w, r->start);
+	if (r->go)
+		go_snapshots(r);
+	/* Metadata in a block of its own: even a capture cut at once converts. */
+	r->werr = ctr_writer_flush(r->w);
+	if (o->quiet)
+		return;
+	if (o->cmd)
+		fprintf(stderr, "ctrace-bpf: recording %s (pid %d)%s\n", o->cmd[0], r->child,
+			o->duration_ns ? "" : " until it exits or Ctrl-C");
+	else
+		fprintf(stderr, "ctrace-bpf: recording %s%s\n", o->npids ? "target" : "system-wide",
+			o->duration_ns ? "" : " (Ctrl-C to stop)");
+}
+
+/* Releases the command, then learns whether its exec worked. */
+static int rec_release(struct recorder *r)
+{
+	int cerr = 0;
+	ssize_t n;
+
+	if (r->child <= 0)
+		return 0;
+	if (write(r->child_fd[0], "g", 1) != 1) {
+		errmsg("cannot start %s: %s", r->o->cmd[0], strerror(errno));
+		return EXIT_CMD;
+	}
+	close(r->child_fd[0]);
+	r->child_fd[0] = -1;
+	n = read(r->child_fd[1], &cerr, sizeof(cerr));
+	close(r->child_fd[1]);
+	r->child_fd[1] = -1;
+	if (n == sizeof(cerr)) {
+		waitpid(r->child, NULL, 0);
+		r->child = -1;
+		errmsg("cannot run %s: %s", r->o->cmd[0], strerror(cerr));
+		return EXIT_CMD;
+	}
+	return 0;
+}
+
+/* Undoes a start that failed half-way: nothing of the capture is kept. */
+static void rec_abort(struct recorder *r)
+{
+	goprobe_close(r->go);
+	r->go = NULL;
+	tracer_close(r->t);
+	r->t = NULL;
+	if (r->w) {
+		ctr_writer_close(r->w);
+		r->w = NULL;
+		unlink(r->capture_path);
+	}
+}
+
+static int rec_start(struct recorder *r)
+{
+	int rc;
 
 	install_signals();
 	signal(SIGPIPE, SIG_IGN);
-	if (o->cmd) {
-		char path[4096];
-		int e2 = resolve_cmd(o->cmd[0], path, sizeof(path));
+	rc = rec_launch(r);
+	if (!rc)
+		rc = rec_attach(r);
+	if (!rc) {
+		rec_begin(r);
+		rc = rec_release(r);
+	}
+	if (rc)
+		rec_abort(r);
+	return rc;
+}
 
-		/* Say it before tracing starts, in one line, as a shell would. */
-		if (e2) {
-			errmsg("cannot run %s: %s", o->cmd[0], strerror(-e2));
-			rc = EXIT_CMD;
-			goto out_free;
-		}
-		rec.child = launch(o->cmd, go_fd);
-		if (rec.child < 0) {
-			rc = EXIT_CMD;
-			goto out_free;
-		}
-	}
+/* Once a second: a stats record, a flush and the status line. */
+static void rec_tick(struct recorder *r, uint64_t now)
+{
+	__u64 drops[EV_KERNEL_MAX] = {0};
 
-	topts.filter_syscalls = o->npids > 0 || o->cmd;
-	topts.self_tgid = getpid();
-	topts.sample = on_record;
-	topts.ctx = &rec;
-	topts.verbose = o->verbose;
-	rec.w = ctr_writer_open(capture_path);
-	if (!rec.w) {
-		errmsg("cannot write %s: %s", capture_path, strerror(errno));
-		rc = EXIT_OUTPUT;
-		goto out_child;
+	write_stats(r);
+	/* At most a second of records is lost if we are killed. */
+	if (!r->werr)
+		r->werr = ctr_writer_flush(r->w);
+	r->drops = read_drops(r->t, drops);
+	if (r->tty)
+		status_line(r, now - r->start, false);
+}
+
+/* The duration is over, the command exited or every -p target is gone. */
+static bool rec_should_stop(struct recorder *r, uint64_t now)
+{
+	struct record_opts *o = r->o;
+	int alive = 0;
+
+	if (o->duration_ns && now - r->start >= o->duration_ns) {
+		r->end_reason = END_DURATION;
+		return true;
 	}
-	t = tracer_open(&topts, err, sizeof(err));
-	if (!t) {
-		errmsg("%s", err);
-		rc = EXIT_BPF;
-		goto out_capture;
+	if (r->child > 0) {
+		if (waitpid(r->child, &r->child_status, WNOHANG) != r->child)
+			return false;
+		r->child_done = true;
+		r->end_reason = END_COMMAND_EXITED;
+		return true;
 	}
-	rec.go_attach_ts = now_boot_ns();
+	if (!o->npids)
+		return false;
 	for (int i = 0; i < o->npids; i++) {
-		tracer_add_target(t, o->pids[i]);
-		attach_go(&rec, t, o->pids[i], NULL);
+		if (r->target_alive[i] && !proc_alive(o->pids[i]))
+			r->target_alive[i] = false;
+		alive += r->target_alive[i];
 	}
-	if (rec.child > 0) {
-		char path[4096];
+	if (alive)
+		return false;
+	r->target_gone = true;
+	r->end_reason = END_TARGET_EXITED;
+	return true;
+}
 
-		tracer_add_target(t, rec.child);
-		if (!resolve_cmd(o->cmd[0], path, sizeof(path)))
-			attach_go(&rec, t, rec.child, path);
-	}
+/* Streams the rings into the capture until a stop; 0 or EXIT_RUNTIME. */
+static int rec_loop(struct recorder *r)
+{
+	uint64_t last_stats = r->start;
 
-	start = now_boot_ns();
-	write_meta(&rec, start);
-	proc_snapshot(rec.w, start);
-	if (rec.go)
-		go_snapshots(&rec);
-	/* Metadata in a block of its own: even a capture cut at once converts. */
-	rec.werr = ctr_writer_flush(rec.w);
-	if (!o->quiet) {
-		if (o->cmd)
-			fprintf(stderr, "ctrace-bpf: recording %s (pid %d)%s\n", o->cmd[0],
-				rec.child, o->duration_ns ? "" : " until it exits or Ctrl-C");
-		else
-			fprintf(stderr, "ctrace-bpf: recording %s%s\n",
-				o->npids ? "target" : "system-wide",
-				o->duration_ns ? "" : " (Ctrl-C to stop)");
-	}
-	if (rec.child > 0) {
-		int cerr = 0;
-		ssize_t n;
-
-		/* Release the command, then learn whether its exec worked. */
-		if (write(go_fd[0], "g", 1) != 1) {
-			errmsg("cannot start %s: %s", o->cmd[0], strerror(errno));
-			rc = EXIT_CMD;
-			goto out_tracer;
-		}
-		close(go_fd[0]);
-		go_fd[0] = -1;
-		n = read(go_fd[1], &cerr, sizeof(cerr));
-		close(go_fd[1]);
-		go_fd[1] = -1;
-		if (n == sizeof(cerr)) {
-			waitpid(rec.child, NULL, 0);
-			rec.child = -1;
-			errmsg("cannot run %s: %s", o->cmd[0], strerror(cerr));
-			rc = EXIT_CMD;
-			goto out_tracer;
-		}
-	}
-
-	last_stats = start;
 	while (!stop_signal) {
 		uint64_t now, drain_start;
 		int prc;
 
-		prc = tracer_poll(t, POLL_MS);
+		prc = tracer_poll(r->t, POLL_MS);
 		drain_start = now_boot_ns();
 		if (!prc)
-			prc = tracer_drain(t);
+			prc = tracer_drain(r->t);
 		if (prc) {
 			errmsg("reading ring buffers: %s", strerror(-prc));
-			rc = EXIT_RUNTIME;
-			break;
+			return EXIT_RUNTIME;
 		}
-		write_watermark(&rec, drain_start - WATERMARK_MARGIN_NS);
-		flush_exec_queue(&rec);
-		if (rec.ngo_pending)
-			go_snapshots(&rec);
-		if (rec.werr)
+		write_watermark(r, drain_start - WATERMARK_MARGIN_NS);
+		flush_exec_queue(r);
+		if (r->ngo_pending)
+			go_snapshots(r);
+		if (r->werr)
 			break;
 		now = now_boot_ns();
 		if (now - last_stats >= 1000000000ull) {
 			last_stats = now;
-			write_stats(&rec, t);
-			/* At most a second of records is lost if we are killed. */
-			if (!rec.werr)
-				rec.werr = ctr_writer_flush(rec.w);
-			tracer_drops(t, drops);
-			drops_total = 0;
-			for (int i = 0; i < EV_KERNEL_MAX; i++)
-				drops_total += drops[i];
-			if (tty)
-				status_line(&rec, now - start, drops_total, false);
+			rec_tick(r, now);
 		}
-		if (o->duration_ns && now - start >= o->duration_ns) {
-			end_reason = END_DURATION;
+		if (rec_should_stop(r, now))
 			break;
-		}
-		if (rec.child > 0) {
-			if (waitpid(rec.child, &rec.child_status, WNOHANG) == rec.child) {
-				rec.child_done = true;
-				end_reason = END_COMMAND_EXITED;
-				break;
-			}
-		} else if (o->npids) {
-			int alive = 0;
-
-			for (int i = 0; i < o->npids; i++) {
-				if (rec.target_alive[i] && !proc_alive(o->pids[i]))
-					rec.target_alive[i] = false;
-				alive += rec.target_alive[i];
-			}
-			if (!alive) {
-				target_gone = true;
-				end_reason = END_TARGET_EXITED;
-				break;
-			}
-		}
 	}
+	return 0;
+}
 
-	stop_ts = now_boot_ns();
-	/* What is still in the rings belongs to the capture. */
-	if (!rec.werr) {
-		struct rec_end end = {0};
-		uint64_t now = now_boot_ns();
+/* What is still in the rings belongs to the capture; then its end record. */
+static void write_end(struct recorder *r)
+{
+	struct rec_end end = {0};
+	uint64_t now = now_boot_ns();
 
-		tracer_drain(t);
-		write_watermark(&rec, now);
-		flush_exec_queue(&rec);
-		if (rec.go && !rec.werr)
-			rec.werr = goprobe_write_symbols(rec.go, rec.w);
-		write_stats(&rec, t);
-		end.h.type = REC_END;
-		end.h.size = sizeof(end);
-		end.h.ts = now;
-		end.reason = end_reason;
-		end.cmd_status = rec.child_done ? rec.child_status : -1;
-		if (!rec.werr)
-			rec.werr = ctr_writer_add(rec.w, &end);
+	tracer_drain(r->t);
+	write_watermark(r, now);
+	flush_exec_queue(r);
+	if (r->go && !r->werr)
+		r->werr = goprobe_write_symbols(r->go, r->w);
+	write_stats(r);
+	end.h.type = REC_END;
+	end.h.size = sizeof(end);
+	end.h.ts = now;
+	end.reason = r->end_reason;
+	end.cmd_status = r->child_done ? r->child_status : -1;
+	if (!r->werr)
+		r->werr = ctr_writer_add(r->w, &end);
+}
+
+/* Ends and closes the capture, detaches; 0 or EXIT_RUNTIME. */
+static int rec_finish(struct recorder *r)
+{
+	__u64 drops[EV_KERNEL_MAX] = {0};
+	int e;
+
+	r->stop_ts = now_boot_ns();
+	if (!r->werr)
+		write_end(r);
+	r->drops = read_drops(r->t, drops);
+	if (r->tty)
+		status_line(r, now_boot_ns() - r->start, true);
+	goprobe_close(r->go);
+	r->go = NULL;
+	tracer_close(r->t);
+	r->t = NULL;
+	e = ctr_writer_close(r->w);
+	r->w = NULL;
+	if (r->werr || e) {
+		errmsg("writing %s: %s", r->capture_path, strerror(-(r->werr ? r->werr : e)));
+		if (strcmp(r->capture_path, r->out))
+			unlink(r->capture_path);
+		return EXIT_RUNTIME;
 	}
-	tracer_drops(t, drops);
-	drops_total = 0;
-	for (int i = 0; i < EV_KERNEL_MAX; i++)
-		drops_total += drops[i];
-	if (tty)
-		status_line(&rec, now_boot_ns() - start, drops_total, true);
-	goprobe_close(rec.go);
-	rec.go = NULL;
-	tracer_close(t);
-	t = NULL;
+	return 0;
+}
 
-	e = ctr_writer_close(rec.w);
-	rec.w = NULL;
-	if (rec.werr || e) {
-		errmsg("writing %s: %s", capture_path, strerror(-(rec.werr ? rec.werr : e)));
-		rc = EXIT_RUNTIME;
-		if (strcmp(capture_path, out))
-			unlink(capture_path);
-		goto out_child;
+/* The output from the capture; a second signal meanwhile exits at once. */
+static int rec_convert(struct recorder *r)
+{
+	int rc;
+
+	cleanup_path = r->capture_path;
+	converting = 1;
+	stop_signal = 0;
+	rc = convert_file(r->capture_path, r->out, r->o->format, r->o->gzip, NULL);
+	/* --report reads the capture after the summary. */
+	if (rc || !r->o->report)
+		unlink(r->capture_path);
+	converting = 0;
+	return rc;
+}
+
+static void rec_summary(struct recorder *r)
+{
+	struct stat st = {0};
+	char size[32];
+
+	stat(r->out, &st);
+	fmt_bytes(size, sizeof(size), st.st_size);
+	if (r->target_gone)
+		fprintf(stderr,
+			"ctrace-bpf: the target exited after %.2f s; kept what was recorded\n",
+			(r->stop_ts - r->start) / 1e9);
+	if (r->child_done) {
+		if (WIFEXITED(r->child_status))
+			fprintf(stderr, "ctrace-bpf: command exited with status %d\n",
+				WEXITSTATUS(r->child_status));
+		else if (WIFSIGNALED(r->child_status))
+			fprintf(stderr, "ctrace-bpf: command killed by signal %d (%s)\n",
+				WTERMSIG(r->child_status), strsignal(WTERMSIG(r->child_status)));
 	}
-	if (rc)
-		goto out_child;
+	fprintf(stderr, "ctrace-bpf: %llu events, %llu dropped%s\n", (unsigned long long)r->events,
+		(unsigned long long)r->drops,
+		r->drops ? " (the ring buffers were full; see README: Drops)" : "");
+	fprintf(stderr, "ctrace-bpf: wrote %s (%s, %s); %s\n", r->out, size,
+		format_name(r->o->format), format_viewer_hint(r->o->format));
+}
 
+/* --report: the report of the capture, which is removed afterwards. */
+static int rec_report(struct recorder *r, int rc)
+{
+	struct report_opts ro = {.top = 10};
+	int rrc;
+
+	fflush(stderr);
+	rrc = report_file(r->capture_path, &ro);
+	if (strcmp(r->capture_path, r->out))
+		unlink(r->capture_path);
+	return rc ? rc : rrc;
+}
+
+/* From the closed capture, in order: pprof, the output, the summary, the report. */
+static int rec_post(struct recorder *r)
+{
+	struct record_opts *o = r->o;
 	/* --pprof-out reads the capture before the conversion removes it. */
-	bool pprof_failed = o->pprof_dir && pprof_write_dir(capture_path, o->pprof_dir, o->quiet);
+	bool pprof_failed =
+	    o->pprof_dir && pprof_write_dir(r->capture_path, o->pprof_dir, o->quiet);
+	int rc = 0;
 
-	if (strcmp(capture_path, out)) {
-		cleanup_path = capture_path;
-		converting = 1;
-		stop_signal = 0;
-		rc = convert_file(capture_path, out, o->format, o->gzip);
-		/* --report reads the capture after the summary. */
-		if (rc || !o->report)
-			unlink(capture_path);
-		converting = 0;
+	if (strcmp(r->capture_path, r->out)) {
+		rc = rec_convert(r);
 		if (rc)
-			goto out_child;
+			return rc;
 	}
 	if (pprof_failed)
 		rc = EXIT_RUNTIME;
+	if (!o->quiet)
+		rec_summary(r);
+	if (o->report)
+		rc = rec_report(r, rc);
+	return rc;
+}
 
-	if (!o->quiet) {
-		struct stat st = {0};
-		char size[32];
-
-		stat(out, &st);
-		fmt_bytes(size, sizeof(size), st.st_size);
-		if (target_gone)
-			fprintf(
-			    stderr,
-			    "ctrace-bpf: the target exited after %.2f s; kept what was recorded\n",
-			    (stop_ts - start) / 1e9);
-		if (rec.child_done) {
-			if (WIFEXITED(rec.child_status))
-				fprintf(stderr, "ctrace-bpf: command exited with status %d\n",
-					WEXITSTATUS(rec.child_status));
-			else if (WIFSIGNALED(rec.child_status))
-				fprintf(stderr, "ctrace-bpf: command killed by signal %d (%s)\n",
-					WTERMSIG(rec.child_status),
-					strsignal(WTERMSIG(rec.child_status)));
-		}
-		fprintf(stderr, "ctrace-bpf: %llu events, %llu dropped%s\n",
-			(unsigned long long)rec.events, (unsigned long long)drops_total,
-			drops_total ? " (the ring buffers were full; see README: Drops)" : "");
-		fprintf(stderr, "ctrace-bpf: wrote %s (%s, %s); %s\n", out, size,
-			format_name(o->format), format_viewer_hint(o->format));
-	}
-	if (o->report) {
-		struct report_opts ro = {.top = 10};
-		int rrc;
-
-		fflush(stderr);
-		rrc = report_file(capture_path, &ro);
-		if (!rc)
-			rc = rrc;
-		if (strcmp(capture_path, out))
-			unlink(capture_path);
-	}
-	goto out_child;
-
-out_tracer:
-	goprobe_close(rec.go);
-	tracer_close(t);
-	t = NULL;
-out_capture:
-	if (rec.w)
-		ctr_writer_close(rec.w);
-	unlink(capture_path);
-out_child:
-	if (go_fd[0] >= 0)
-		close(go_fd[0]); /* EOF: the command never runs */
-	if (go_fd[1] >= 0)
-		close(go_fd[1]);
-	if (rec.child > 0 && !rec.child_done) {
+static void rec_cleanup(struct recorder *r, int rc)
+{
+	if (r->child_fd[0] >= 0)
+		close(r->child_fd[0]); /* EOF: the command never runs */
+	if (r->child_fd[1] >= 0)
+		close(r->child_fd[1]);
+	if (r->child > 0 && !r->child_done) {
 		/* The command keeps running after a stop by signal, as with perf. */
 		if (rc)
-			kill(rec.child, SIGKILL);
-		waitpid(rec.child, &rec.child_status, rc ? 0 : WNOHANG);
+			kill(r->child, SIGKILL);
+		waitpid(r->child, &r->child_status, rc ? 0 : WNOHANG);
 	}
-out_free:
-	free(capture_path);
-	free(defout);
+	free(r->capture_path);
+	free(r->defout);
+}
+
+int cmd_record(struct record_opts *o)
+{
+	struct recorder rec = {
+	    .o = o,
+	    .child = -1,
+	    .child_fd = {-1, -1},
+	    .end_reason = END_SIGNAL,
+	    .tty = isatty(STDERR_FILENO) && !o->quiet,
+	};
+	int rc, e;
+
+	rc = rec_prepare(&rec);
+	if (!rc)
+		rc = rec_start(&rec);
+	if (!rc) {
+		rc = rec_loop(&rec);
+		e = rec_finish(&rec);
+		if (e)
+			rc = e;
+		else if (!rc)
+			rc = rec_post(&rec);
+	}
+	rec_cleanup(&rec, rc);
 	return rc;
 }
