@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include "lib/json.h"
+#include "lib/output.h"
 #include "report/report.h"
 #include "lib/util.h"
 
@@ -117,7 +118,7 @@ static char *capture_json(const char *path, size_t *len)
 	struct ctr_reader *r;
 	struct report rp;
 	char err[512], *buf = NULL;
-	FILE *f;
+	struct out *out;
 
 	r = ctr_open(path, err, sizeof(err));
 	if (!r) {
@@ -129,13 +130,10 @@ static char *capture_json(const char *path, size_t *len)
 		ctr_close(r);
 		return NULL;
 	}
-	f = open_memstream(&buf, len);
-	if (f) {
-		report_json(&rp, f);
-		if (fclose(f)) {
-			free(buf);
-			buf = NULL;
-		}
+	out = out_open_mem();
+	if (out) {
+		report_json(&rp, out);
+		buf = out_close_mem(out, len);
 	}
 	report_free(&rp);
 	ctr_close(r);
