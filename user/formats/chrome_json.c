@@ -21,6 +21,7 @@
 #include <string.h>
 #include "formats/chrome_json_go.h"
 #include "formats/formats.h"
+#include "lib/json.h"
 #include "lib/util.h"
 
 /*
@@ -124,115 +125,9 @@ struct cj {
 
 /* ---- JSON helpers ---- */
 
-/* Length of a well-formed UTF-8 sequence at s, 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	/* Exclude overlong forms, UTF-16 surrogates and code points > 0x10ffff. */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
-/*
- * Writes n bytes as the inside of a JSON string. Names come from the kernel
- * and user space (comm, argv, paths) and may hold any byte, so control
- * characters are escaped and bytes that are not UTF-8 become U+FFFD.
- */
-static void put_esc(struct out *o, const void *p, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = p;
-	char buf[512];
-	size_t k = 0, i = 0, len;
-
-	while (i < n) {
-		unsigned char c = s[i];
-
-		if (k > sizeof(buf) - 8) {
-			out_write(o, buf, k);
-			k = 0;
-		}
-		if (c == '"' || c == '\\') {
-			buf[k++] = '\\';
-			buf[k++] = c;
-			i++;
-		} else if (c == '\n' || c == '\t' || c == '\r') {
-			buf[k++] = '\\';
-			buf[k++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
-			i++;
-		} else if (c < 0x20) {
-			memcpy(buf + k, "\\u00", 4);
-			k += 4;
-			buf[k++] = hex[c >> 4];
-			buf[k++] = hex[c & 15];
-			i++;
-		} else if (c < 0x80) {
-			buf[k++] = c;
-			i++;
-		} else if ((len = utf8_len(s + i, n - i))) {
-			memcpy(buf + k, s + i, len);
-			k += len;
-			i += len;
-		} else {
-			memcpy(buf + k, "\\ufffd", 6);
-			k += 6;
-			i++;
-		}
-	}
-	out_write(o, buf, k);
-}
-
-void cj_put_esc(struct out *o, const void *s, size_t n)
-{
-	put_esc(o, s, n);
-}
-
-static void put_str(struct out *o, const char *s, size_t maxlen)
-{
-	OUT_LIT(o, "\"");
-	put_esc(o, s, strnlen(s, maxlen));
-	OUT_LIT(o, "\"");
-}
-
-/* Microseconds from the capture start, "123.456"; ns are kept exactly. */
-static const char *fmt_us(char *buf, size_t len, int64_t ns)
-{
-	uint64_t a = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
-
-	snprintf(buf, len, "%s%" PRIu64 ".%03u", ns < 0 ? "-" : "", a / 1000, (unsigned)(a % 1000));
-	return buf;
-}
-
-const char *cj_fmt_us(char *buf, size_t len, int64_t ns)
-{
-	return fmt_us(buf, len, ns);
-}
-
 static const char *fmt_ts(struct cj *c, char *buf, size_t len, uint64_t ts)
 {
-	return fmt_us(buf, len, (int64_t)(ts - c->info->start_ts));
+	return json_fmt_us(buf, len, (int64_t)(ts - c->info->start_ts));
 }
 
 /* Starts one element of traceEvents. */
@@ -278,7 +173,7 @@ static void meta_name(struct cj *c, const char *what, uint32_t pid, uint32_t tid
 		   what, pid, tid);
 	/* A task known only from events without a comm still gets a label. */
 	if (n)
-		put_esc(c->o, name, n);
+		json_put_esc(c->o, name, n);
 	else
 		out_printf(c->o, "%s %u", strcmp(what, "process_name") ? "tid" : "pid",
 			   strcmp(what, "process_name") ? tid : pid);
@@ -651,9 +546,9 @@ static void wake_args(struct cj *c, const struct wake *w)
 	char lat[32];
 
 	out_printf(c->o, ",\"woken_by_tid\":%u,\"woken_by_comm\":", w->waker_tid);
-	put_str(c->o, w->waker_comm, TASK_COMM_LEN);
+	json_put_strn(c->o, w->waker_comm, TASK_COMM_LEN);
 	out_printf(c->o, ",\"waker_cpu\":%u,\"wake_latency_us\":%s", w->waker_cpu,
-		   fmt_us(lat, sizeof(lat), (int64_t)(w->in_ts - w->ts)));
+		   json_fmt_us(lat, sizeof(lat), (int64_t)(w->in_ts - w->ts)));
 }
 
 /*
@@ -711,9 +606,10 @@ static void slice_close(struct cj *c, struct cpu *cp, size_t cpu, uint64_t ts, b
 	}
 	ev_sep(c);
 	out_printf(c->o, "{\"ph\":\"X\",\"pid\":%u,\"tid\":%u,\"ts\":%s,\"dur\":%s,\"name\":\"",
-		   CPU_PID, CPU_TID(cpu), t0, fmt_us(dur, sizeof(dur), (int64_t)(ts - s->start)));
+		   CPU_PID, CPU_TID(cpu), t0,
+		   json_fmt_us(dur, sizeof(dur), (int64_t)(ts - s->start)));
 	if (s->comm[0]) {
-		put_esc(c->o, s->comm, strnlen(s->comm, TASK_COMM_LEN));
+		json_put_esc(c->o, s->comm, strnlen(s->comm, TASK_COMM_LEN));
 		OUT_LIT(c->o, " ");
 	}
 	out_printf(c->o, "%u\",\"args\":{\"tid\":%u,\"tgid\":%u", s->tid, s->tid, s->tgid);
@@ -889,7 +785,7 @@ static void on_fork(struct cj *c, const struct ev_process_fork *e)
 		   "fork child=%u\",\"args\":{\"child_tid\":%u,\"child_tgid\":%u,"
 		   "\"clone_flags\":\"0x%" PRIx64 "\",\"child_comm\":",
 		   e->child_pid, e->child_pid, e->child_tgid, (uint64_t)e->clone_flags);
-	put_str(c->o, e->child_comm, TASK_COMM_LEN);
+	json_put_strn(c->o, e->child_comm, TASK_COMM_LEN);
 	OUT_LIT(c->o, "}}");
 }
 
@@ -912,11 +808,11 @@ static void on_exec(struct cj *c, const struct ev_process_exec *e)
 	set_comm(th->comm, e->comm);
 	instant_start(c, th, e->h.ts);
 	OUT_LIT(c->o, "exec ");
-	put_esc(c->o, e->filename, strnlen(e->filename, EXEC_FILENAME_LEN));
+	json_put_esc(c->o, e->filename, strnlen(e->filename, EXEC_FILENAME_LEN));
 	OUT_LIT(c->o, "\",\"args\":{\"filename\":");
-	put_str(c->o, e->filename, EXEC_FILENAME_LEN);
+	json_put_strn(c->o, e->filename, EXEC_FILENAME_LEN);
 	OUT_LIT(c->o, ",\"comm\":");
-	put_str(c->o, e->comm, TASK_COMM_LEN);
+	json_put_strn(c->o, e->comm, TASK_COMM_LEN);
 	if (e->old_pid != e->pid)
 		out_printf(c->o, ",\"old_tid\":%u", e->old_pid);
 	OUT_LIT(c->o, "}}");
@@ -1077,7 +973,7 @@ static void meta_kv(struct cj *c, const char *key, const char *val)
 	if (!val)
 		val = "";
 	out_printf(c->o, ",\n\"%s\":\"", key);
-	put_esc(c->o, val, strlen(val));
+	json_put_esc(c->o, val, strlen(val));
 	OUT_LIT(c->o, "\"");
 }
 

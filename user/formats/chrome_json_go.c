@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "formats/chrome_json_go.h"
+#include "lib/json.h"
 #include "model/gostate.h"
 
 #define GO_TID_BASE 0x40000000u
@@ -114,14 +115,7 @@ static void sep(struct cjgo *c)
 
 static const char *fmt_ts(struct cjgo *c, char *buf, size_t len, uint64_t ts)
 {
-	return cj_fmt_us(buf, len, (int64_t)(ts - c->t0));
-}
-
-static void put_str(struct cjgo *c, const char *s)
-{
-	OUT_LIT(c->o, "\"");
-	cj_put_esc(c->o, s, strlen(s));
-	OUT_LIT(c->o, "\"");
+	return json_fmt_us(buf, len, (int64_t)(ts - c->t0));
 }
 
 static void name_thread(struct cjgo *c, uint32_t pid, uint32_t tid, const char *name, int64_t sort)
@@ -131,7 +125,7 @@ static void name_thread(struct cjgo *c, uint32_t pid, uint32_t tid, const char *
 	    c->o,
 	    "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%u,\"tid\":%u,\"args\":{\"name\":", pid,
 	    tid);
-	put_str(c, name);
+	json_put_str(c->o, name);
 	OUT_LIT(c->o, "}}");
 	sep(c);
 	out_printf(c->o,
@@ -163,7 +157,7 @@ static void arg_stack(struct cjgo *c, uint32_t tgid, struct gtrk *k, const char 
 		return;
 	arg_sep(c, n);
 	out_printf(c->o, "\"%s\":", key);
-	put_str(c, c->stackbuf);
+	json_put_str(c->o, c->stackbuf);
 }
 
 static void write_flow(struct cjgo *c, struct gtrk *k, uint32_t pid)
@@ -218,8 +212,8 @@ static void slice_end(struct cjgo *c, struct gs_gor *g, struct gtrk *k, uint64_t
 	out_printf(c->o,
 		   "{\"ph\":\"X\",\"pid\":%u,\"tid\":%u,\"ts\":%s,\"dur\":%s,\"name\":", g->tgid,
 		   k->tid, fmt_ts(c, t0, sizeof(t0), k->start),
-		   cj_fmt_us(dur, sizeof(dur), (int64_t)(ts - k->start)));
-	put_str(c, k->label);
+		   json_fmt_us(dur, sizeof(dur), (int64_t)(ts - k->start)));
+	json_put_str(c->o, k->label);
 	OUT_LIT(c->o, ",\"args\":{");
 	switch (k->state) {
 	case GS_RUNNING:
@@ -246,7 +240,7 @@ static void slice_end(struct cjgo *c, struct gs_gor *g, struct gtrk *k, uint64_t
 				   k->by_goid);
 		} else {
 			OUT_LIT(c->o, "\"woken_by\":");
-			put_str(c, k->by_label);
+			json_put_str(c->o, k->by_label);
 		}
 		arg_stack(c, g->tgid, k, k->why == W_CREATE ? "created_at" : "waker_stack", &n);
 		break;
@@ -298,8 +292,8 @@ static bool runtime_slice(struct cjgo *c, struct gproc *p, uint64_t ts, const ch
 	out_printf(c->o,
 		   "{\"ph\":\"X\",\"pid\":%u,\"tid\":%u,\"ts\":%s,\"dur\":%s,\"name\":", p->tgid,
 		   p->base, fmt_ts(c, t0, sizeof(t0), ts - RT_SLICE_NS),
-		   cj_fmt_us(dur, sizeof(dur), RT_SLICE_NS));
-	put_str(c, label);
+		   json_fmt_us(dur, sizeof(dur), RT_SLICE_NS));
+	json_put_str(c->o, label);
 	out_printf(c->o, ",\"args\":{\"goid\":%" PRId64 "}}", goid);
 	return true;
 }

@@ -27,8 +27,4 @@ void cjgo_metadata(struct cjgo *g);
 /* Frees g; after an error, without writing anything more. */
 void cjgo_free(struct cjgo *g);
 
-/* From chrome_json.c: n bytes as the inside of a JSON string, and µs times. */
-void cj_put_esc(struct out *o, const void *s, size_t n);
-const char *cj_fmt_us(char *buf, size_t len, int64_t ns);
-
 #endif /* CTRACE_CHROME_JSON_GO_H */

@@ -1,16 +1,119 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lib/json.h"
 
+/* ---- strings and numbers ---- */
+
+/* Length of a well-formed UTF-8 sequence at s, 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	/* Exclude overlong forms, UTF-16 surrogates and code points > 0x10ffff. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+void json_put_esc(struct out *o, const void *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = p;
+	char buf[512];
+	size_t k = 0, i = 0, len;
+
+	while (i < n) {
+		unsigned char c = s[i];
+
+		if (k > sizeof(buf) - 8) {
+			out_write(o, buf, k);
+			k = 0;
+		}
+		if (c == '"' || c == '\\') {
+			buf[k++] = '\\';
+			buf[k++] = c;
+			i++;
+		} else if (c == '\n' || c == '\t' || c == '\r') {
+			buf[k++] = '\\';
+			buf[k++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			i++;
+		} else if (c < 0x20) {
+			memcpy(buf + k, "\\u00", 4);
+			k += 4;
+			buf[k++] = hex[c >> 4];
+			buf[k++] = hex[c & 15];
+			i++;
+		} else if (c < 0x80) {
+			buf[k++] = c;
+			i++;
+		} else if ((len = utf8_len(s + i, n - i))) {
+			memcpy(buf + k, s + i, len);
+			k += len;
+			i += len;
+		} else {
+			memcpy(buf + k, "\\ufffd", 6);
+			k += 6;
+			i++;
+		}
+	}
+	out_write(o, buf, k);
+}
+
+static void put_quoted(struct out *o, const char *s, size_t n)
+{
+	out_putc(o, '"');
+	json_put_esc(o, s, n);
+	out_putc(o, '"');
+}
+
+void json_put_str(struct out *o, const char *s)
+{
+	put_quoted(o, s, strlen(s));
+}
+
+void json_put_strn(struct out *o, const char *s, size_t maxlen)
+{
+	put_quoted(o, s, strnlen(s, maxlen));
+}
+
+const char *json_fmt_us(char *buf, size_t len, int64_t ns)
+{
+	uint64_t a = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
+
+	snprintf(buf, len, "%s%" PRIu64 ".%03u", ns < 0 ? "-" : "", a / 1000, (unsigned)(a % 1000));
+	return buf;
+}
+
 /* ---- writer ---- */
 
-void jw_init(struct jw *w, FILE *f, int indent)
+void jw_init(struct jw *w, struct out *o, int indent)
 {
 	memset(w, 0, sizeof(*w));
-	w->f = f;
+	w->o = o;
 	w->indent = indent;
 	w->first[0] = true;
 }
@@ -19,9 +122,7 @@ static void newline(struct jw *w)
 {
 	if (!w->indent)
 		return;
-	fputc('\n', w->f);
-	for (int i = 0; i < w->depth * w->indent; i++)
-		fputc(' ', w->f);
+	out_printf(w->o, "\n%*s", w->depth * w->indent, "");
 }
 
 /* Comma and indentation before a value or a key. */
@@ -32,7 +133,7 @@ static void pre(struct jw *w)
 		return;
 	}
 	if (!w->first[w->depth])
-		fputc(',', w->f);
+		out_putc(w->o, ',');
 	if (w->depth)
 		newline(w);
 	w->first[w->depth] = false;
@@ -41,7 +142,7 @@ static void pre(struct jw *w)
 static void open(struct jw *w, char c)
 {
 	pre(w);
-	fputc(c, w->f);
+	out_putc(w->o, c);
 	if (w->depth + 1 < JW_MAX_DEPTH)
 		w->depth++;
 	w->first[w->depth] = true;
@@ -55,9 +156,9 @@ static void close_(struct jw *w, char c)
 		w->depth--;
 	if (!empty)
 		newline(w);
-	fputc(c, w->f);
+	out_putc(w->o, c);
 	if (!w->depth && w->indent)
-		fputc('\n', w->f);
+		out_putc(w->o, '\n');
 }
 
 void jw_obj(struct jw *w)
@@ -80,69 +181,51 @@ void jw_arr_end(struct jw *w)
 	close_(w, ']');
 }
 
-static void put_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p == '\t')
-			fputs("\\t", f);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 void jw_key(struct jw *w, const char *k)
 {
 	pre(w);
-	put_str(w->f, k);
-	fputs(w->indent ? ": " : ":", w->f);
+	json_put_str(w->o, k);
+	out_puts(w->o, w->indent ? ": " : ":");
 	w->after_key = true;
 }
 
 void jw_str(struct jw *w, const char *s)
 {
 	pre(w);
-	put_str(w->f, s ? s : "");
+	json_put_str(w->o, s ? s : "");
 }
 
 void jw_u64(struct jw *w, uint64_t v)
 {
 	pre(w);
-	fprintf(w->f, "%" PRIu64, v);
+	out_printf(w->o, "%" PRIu64, v);
 }
 
 void jw_i64(struct jw *w, int64_t v)
 {
 	pre(w);
-	fprintf(w->f, "%" PRId64, v);
+	out_printf(w->o, "%" PRId64, v);
 }
 
 void jw_dbl(struct jw *w, double v)
 {
 	pre(w);
 	if (isfinite(v))
-		fprintf(w->f, "%.6g", v);
+		out_printf(w->o, "%.6g", v);
 	else
-		fputs("null", w->f);
+		out_puts(w->o, "null");
 }
 
 void jw_bool(struct jw *w, bool v)
 {
 	pre(w);
-	fputs(v ? "true" : "false", w->f);
+	out_puts(w->o, v ? "true" : "false");
 }
 
 void jw_null(struct jw *w)
 {
 	pre(w);
-	fputs("null", w->f);
+	out_puts(w->o, "null");
 }
 
 void jw_kstr(struct jw *w, const char *k, const char *s)

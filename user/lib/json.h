@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Minimal JSON for the report: a streaming writer that tracks commas and
- * nesting, and a small tree parser for `diff` to read reports back.
+ * Minimal JSON: the string escaping every JSON writer uses, a streaming
+ * writer that tracks commas and nesting (the report), and a small tree
+ * parser for `diff` to read reports back.
  */
 #ifndef CTRACE_JSON_H
 #define CTRACE_JSON_H
@@ -9,19 +10,32 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
+#include "lib/output.h"
+
+/*
+ * The first n bytes of s as the inside of a JSON string. Strings come from
+ * the kernel and user space (comm, argv, paths) and may hold any byte:
+ * control characters are escaped, and each byte that does not start a
+ * well-formed UTF-8 sequence becomes \ufffd.
+ */
+void json_put_esc(struct out *o, const void *s, size_t n);
+/* s as a quoted JSON string; _strn: at most maxlen bytes of it. */
+void json_put_str(struct out *o, const char *s);
+void json_put_strn(struct out *o, const char *s, size_t maxlen);
+/* ns as microseconds with exactly three decimals, "-1.500"; returns buf. */
+const char *json_fmt_us(char *buf, size_t len, int64_t ns);
 
 #define JW_MAX_DEPTH 32
 
 struct jw {
-	FILE *f;
+	struct out *o;
 	int depth;
 	bool first[JW_MAX_DEPTH];
 	bool after_key;
 	int indent; /* spaces per level, 0: compact */
 };
 
-void jw_init(struct jw *w, FILE *f, int indent);
+void jw_init(struct jw *w, struct out *o, int indent);
 void jw_obj(struct jw *w);
 void jw_obj_end(struct jw *w);
 void jw_arr(struct jw *w);

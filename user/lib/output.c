@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Buffered, all-or-nothing output files (see output.h). */
+/* Buffered output: all-or-nothing files, a descriptor, or memory (see output.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,10 +11,19 @@
 
 #define OUT_BUF (1 << 20)
 
+enum out_kind {
+	OUT_FILE, /* PATH.tmp.<pid>, renamed over PATH by out_close() */
+	OUT_FD,	  /* a descriptor the caller owns */
+	OUT_MEM,
+};
+
 struct out {
+	enum out_kind kind;
 	int fd;
 	int err;
 	char *path, *tmp;
+	char *mem; /* OUT_MEM: the bytes so far, no staging buffer */
+	size_t mem_cap;
 	unsigned char *buf;
 	size_t len;
 	uint64_t written;
@@ -67,12 +76,36 @@ static void drain(struct out *o, int final)
 	o->len = 0;
 }
 
+/* Keeps room for a final NUL. */
+static void mem_append(struct out *o, const void *p, size_t n)
+{
+	if (o->err)
+		return;
+	if (o->len + n + 1 > o->mem_cap) {
+		size_t cap = o->mem_cap ? o->mem_cap : 65536;
+		char *m;
+
+		while (cap < o->len + n + 1)
+			cap *= 2;
+		m = realloc(o->mem, cap);
+		if (!m) {
+			o->err = ENOMEM;
+			return;
+		}
+		o->mem = m;
+		o->mem_cap = cap;
+	}
+	memcpy(o->mem + o->len, p, n);
+	o->len += n;
+}
+
 struct out *out_open(const char *path, int gzip)
 {
 	struct out *o = calloc(1, sizeof(*o));
 
 	if (!o)
 		return NULL;
+	o->kind = OUT_FILE;
 	o->fd = -1;
 	o->path = strdup(path);
 	if (!o->path || asprintf(&o->tmp, "%s.tmp.%d", path, getpid()) < 0)
@@ -107,11 +140,43 @@ fail : {
 }
 }
 
+struct out *out_open_fd(int fd)
+{
+	struct out *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->kind = OUT_FD;
+	o->fd = fd;
+	o->buf = malloc(OUT_BUF);
+	if (!o->buf) {
+		free(o);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return o;
+}
+
+struct out *out_open_mem(void)
+{
+	struct out *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->kind = OUT_MEM;
+	o->fd = -1;
+	return o;
+}
+
 void out_write(struct out *o, const void *buf, size_t len)
 {
 	const char *p = buf;
 
 	o->written += len;
+	if (o->kind == OUT_MEM) {
+		mem_append(o, buf, len);
+		return;
+	}
 	while (len && !o->err) {
 		size_t n = OUT_BUF - o->len;
 
@@ -156,6 +221,16 @@ void out_printf(struct out *o, const char *fmt, ...)
 	}
 }
 
+void out_puts(struct out *o, const char *s)
+{
+	out_write(o, s, strlen(s));
+}
+
+void out_putc(struct out *o, char c)
+{
+	out_write(o, &c, 1);
+}
+
 uint64_t out_written(const struct out *o)
 {
 	return o->written;
@@ -173,6 +248,7 @@ static void out_free(struct out *o)
 	free(o->z);
 	free(o->zbuf);
 	free(o->buf);
+	free(o->mem);
 	free(o->path);
 	free(o->tmp);
 	free(o);
@@ -182,6 +258,13 @@ int out_close(struct out *o)
 {
 	int err;
 
+	if (o->kind != OUT_FILE) {
+		if (o->kind == OUT_FD && !o->err)
+			drain(o, 1);
+		err = o->err;
+		out_free(o);
+		return err ? -err : 0;
+	}
 	if (!o->err)
 		drain(o, 1);
 	if (!o->err && fsync(o->fd) < 0 && errno != EINVAL)
@@ -198,11 +281,31 @@ int out_close(struct out *o)
 	return err ? -err : 0;
 }
 
+char *out_close_mem(struct out *o, size_t *len)
+{
+	char *m = NULL;
+	int err;
+
+	/* An empty stream still owes the caller a string. */
+	mem_append(o, "", 0);
+	err = o->err;
+	if (!err) {
+		m = o->mem;
+		m[o->len] = 0;
+		*len = o->len;
+		o->mem = NULL;
+	}
+	out_free(o);
+	if (err)
+		errno = err;
+	return m;
+}
+
 void out_abort(struct out *o)
 {
 	if (!o)
 		return;
-	if (o->fd >= 0)
+	if (o->kind == OUT_FILE && o->fd >= 0)
 		close(o->fd);
 	if (o->tmp)
 		unlink(o->tmp);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Buffered output file for the format writers. Writes go to PATH.tmp and are
- * renamed over PATH only when complete, so a reader never sees a partial
- * file. A ".gz" target is gzip-compressed through zlib. The first error
- * (ENOSPC, EIO, ...) sticks; later writes are no-ops and out_close() reports
- * it.
+ * Buffered output for every writer. A file opened with out_open() is written
+ * to PATH.tmp.<pid> and renamed over PATH only when complete, so a reader
+ * never sees a partial file; a ".gz" target is gzip-compressed through zlib.
+ * The same writer also goes to an already-open descriptor (stdout) or to
+ * memory. The first error (ENOSPC, EIO, ...) sticks; later writes are no-ops
+ * and the close reports it.
  */
 #ifndef CTRACE_OUTPUT_H
 #define CTRACE_OUTPUT_H
@@ -17,15 +18,34 @@ struct out;
 
 /* gzip: compress the stream. Returns NULL with errno set. */
 struct out *out_open(const char *path, int gzip);
+/*
+ * Over an open descriptor such as STDOUT_FILENO: not atomic, nothing to
+ * rename; out_close() flushes but leaves fd open. NULL with errno set.
+ */
+struct out *out_open_fd(int fd);
+/* In memory; out_close_mem() hands the bytes over. NULL with errno set. */
+struct out *out_open_mem(void);
+
 void out_write(struct out *o, const void *buf, size_t len);
 void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void out_puts(struct out *o, const char *s);
+void out_putc(struct out *o, char c);
 /* Bytes handed to out_write() so far (uncompressed). */
 uint64_t out_written(const struct out *o);
 /* Nonzero errno once a write has failed. */
 int out_error(const struct out *o);
-/* Commits (rename) on success; on error removes the temporary file. Returns 0 or -errno. */
+
+/*
+ * Flushes and frees o. A file is committed (rename) on success and its
+ * temporary removed on error. Returns 0 or -errno.
+ */
 int out_close(struct out *o);
-/* Removes the temporary file without committing. */
+/*
+ * Closes an out_open_mem() stream: its bytes, NUL-terminated, for free(),
+ * their count in *len. NULL with errno set after an error.
+ */
+char *out_close_mem(struct out *o, size_t *len);
+/* Frees o without committing: a file's temporary is removed. */
 void out_abort(struct out *o);
 
 #endif /* CTRACE_OUTPUT_H */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include "lib/json.h"
+#include "lib/output.h"
 #include "report/report.h"
 #include "lib/util.h"
 
@@ -117,7 +118,7 @@ static char *capture_json(const char *path, size_t *len)
 	struct ctr_reader *r;
 	struct report rp;
 	char err[512], *buf = NULL;
-	FILE *f;
+	struct out *out;
 
 	r = ctr_open(path, err, sizeof(err));
 	if (!r) {
@@ -129,13 +130,10 @@ static char *capture_json(const char *path, size_t *len)
 		ctr_close(r);
 		return NULL;
 	}
-	f = open_memstream(&buf, len);
-	if (f) {
-		report_json(&rp, f);
-		if (fclose(f)) {
-			free(buf);
-			buf = NULL;
-		}
+	out = out_open_mem();
+	if (out) {
+		report_json(&rp, out);
+		buf = out_close_mem(out, len);
 	}
 	report_free(&rp);
 	ctr_close(r);
@@ -271,21 +269,24 @@ static bool runtime_group(const char *f)
 	       !strncmp(f, "0x", 2);
 }
 
-static void flatten(const struct jval *doc, struct mset *s)
+static void flat_health(const struct jval *doc, struct mset *s)
 {
-	const struct jval *a, *h = json_get(doc, "health");
+	const struct jval *h = json_get(doc, "health");
 
-	if (h) {
-		addf(s, json_num(h, "drops", 0), U_COUNT, D_INFO, "health.drops");
-		addf(s, json_num(h, "late_events", 0), U_COUNT, D_INFO, "health.late_events");
-		addf(s, json_num(h, "gostate_repairs", 0), U_COUNT, D_INFO,
-		     "health.gostate_repairs");
-	}
+	if (!h)
+		return;
+	addf(s, json_num(h, "drops", 0), U_COUNT, D_INFO, "health.drops");
+	addf(s, json_num(h, "late_events", 0), U_COUNT, D_INFO, "health.late_events");
+	addf(s, json_num(h, "gostate_repairs", 0), U_COUNT, D_INFO, "health.gostate_repairs");
+}
+
+static void flat_syscalls(const struct jval *doc, struct mset *s)
+{
 	for (int rt = 0; rt < 2; rt++) {
 		/* The Go runtime's own parking and polling: shown, never gating by default. */
 		enum dir d = rt ? D_INFO : D_HIGHER_WORSE;
+		const struct jval *a = json_get(doc, rt ? "go_runtime_syscalls" : "syscalls");
 
-		a = json_get(doc, rt ? "go_runtime_syscalls" : "syscalls");
 		for (const struct jval *e = a ? a->kids : NULL; e; e = e->next) {
 			const char *n = json_str(e, "name");
 			const struct jval *lat = json_get(e, "latency");
@@ -300,35 +301,41 @@ static void flatten(const struct jval *doc, struct mset *s)
 			dist(s, p, lat, d, false);
 		}
 	}
-	a = json_get(doc, "goroutines");
-	for (const struct jval *e = a ? a->kids : NULL; e; e = e->next) {
-		const char *f = json_str(e, "start_func");
-		const struct jval *t = json_get(e, "time_ns");
-		enum dir d;
-		char p[512];
+}
 
-		if (!f)
-			continue;
-		d = runtime_group(f) ? D_INFO : D_HIGHER_WORSE;
-		snprintf(p, sizeof(p), "goroutines.%s", f);
-		addf(s, json_num(e, "count", 0), U_COUNT, D_INFO, "%s.count", p);
-		addf(s, json_num(e, "execution_ns", 0), U_TOTAL, d, "%s.execution.total", p);
-		addf(s, json_num(e, "mean_execution_ns", 0), U_TOTAL, d, "%s.execution.mean", p);
-		/* Running includes time its thread was preempted: the machine's load. */
-		addf(s, json_num(t, "running", 0), U_TOTAL, D_INFO, "%s.running.total", p);
-		/* Waiting for a CPU follows the machine's load more than the program. */
-		addf(s, json_num(t, "runnable", 0), U_TOTAL, D_INFO, "%s.runnable.total", p);
-		addf(s, json_num(t, "sync_block", 0), U_TOTAL, d, "%s.sync_block.total", p);
-		addf(s, json_num(t, "net_wait", 0), U_TOTAL, d, "%s.net_wait.total", p);
-		addf(s, json_num(t, "sleep", 0), U_TOTAL, d, "%s.sleep.total", p);
-		addf(s, json_num(t, "syscall", 0), U_TOTAL, d, "%s.syscall.total", p);
-		addf(s, json_num(t, "other_block", 0), U_TOTAL, D_INFO, "%s.other_block.total", p);
-		snprintf(p, sizeof(p), "goroutines.%s.sched_wait", f);
-		dist(s, p, json_get(e, "sched_wait"), d, false);
-		snprintf(p, sizeof(p), "goroutines.%s.sync_block", f);
-		dist(s, p, json_get(e, "sync_block"), d, false);
-	}
-	a = json_get(doc, "thread_groups");
+static void flat_goroutine(const struct jval *e, struct mset *s)
+{
+	const char *f = json_str(e, "start_func");
+	const struct jval *t = json_get(e, "time_ns");
+	enum dir d;
+	char p[512];
+
+	if (!f)
+		return;
+	d = runtime_group(f) ? D_INFO : D_HIGHER_WORSE;
+	snprintf(p, sizeof(p), "goroutines.%s", f);
+	addf(s, json_num(e, "count", 0), U_COUNT, D_INFO, "%s.count", p);
+	addf(s, json_num(e, "execution_ns", 0), U_TOTAL, d, "%s.execution.total", p);
+	addf(s, json_num(e, "mean_execution_ns", 0), U_TOTAL, d, "%s.execution.mean", p);
+	/* Running includes time its thread was preempted: the machine's load. */
+	addf(s, json_num(t, "running", 0), U_TOTAL, D_INFO, "%s.running.total", p);
+	/* Waiting for a CPU follows the machine's load more than the program. */
+	addf(s, json_num(t, "runnable", 0), U_TOTAL, D_INFO, "%s.runnable.total", p);
+	addf(s, json_num(t, "sync_block", 0), U_TOTAL, d, "%s.sync_block.total", p);
+	addf(s, json_num(t, "net_wait", 0), U_TOTAL, d, "%s.net_wait.total", p);
+	addf(s, json_num(t, "sleep", 0), U_TOTAL, d, "%s.sleep.total", p);
+	addf(s, json_num(t, "syscall", 0), U_TOTAL, d, "%s.syscall.total", p);
+	addf(s, json_num(t, "other_block", 0), U_TOTAL, D_INFO, "%s.other_block.total", p);
+	snprintf(p, sizeof(p), "goroutines.%s.sched_wait", f);
+	dist(s, p, json_get(e, "sched_wait"), d, false);
+	snprintf(p, sizeof(p), "goroutines.%s.sync_block", f);
+	dist(s, p, json_get(e, "sync_block"), d, false);
+}
+
+static void flat_threads(const struct jval *doc, struct mset *s)
+{
+	const struct jval *a = json_get(doc, "thread_groups");
+
 	for (const struct jval *e = a ? a->kids : NULL; e; e = e->next) {
 		const char *c = json_str(e, "comm");
 		char p[256];
@@ -343,7 +350,12 @@ static void flatten(const struct jval *doc, struct mset *s)
 		snprintf(p, sizeof(p), "threads.%s.runqlat", c);
 		dist(s, p, json_get(e, "runqlat"), D_HIGHER_WORSE, false);
 	}
-	a = json_get(doc, "blocking");
+}
+
+static void flat_blocking(const struct jval *doc, struct mset *s)
+{
+	const struct jval *a = json_get(doc, "blocking");
+
 	for (const struct jval *e = a ? a->kids : NULL; e; e = e->next) {
 		const char *r = json_str(e, "reason");
 
@@ -353,6 +365,18 @@ static void flatten(const struct jval *doc, struct mset *s)
 		     strcmp(r, "other") ? D_HIGHER_WORSE : D_INFO, "blocking.%s.total", r);
 		addf(s, json_num(e, "count", 0), U_COUNT, D_INFO, "blocking.%s.count", r);
 	}
+}
+
+static void flatten(const struct jval *doc, struct mset *s)
+{
+	const struct jval *a = json_get(doc, "goroutines");
+
+	flat_health(doc, s);
+	flat_syscalls(doc, s);
+	for (const struct jval *e = a ? a->kids : NULL; e; e = e->next)
+		flat_goroutine(e, s);
+	flat_threads(doc, s);
+	flat_blocking(doc, s);
 }
 
 static int cmp_metric(const void *a, const void *b)
@@ -591,7 +615,62 @@ static void usage(FILE *f)
 		   "unreadable input). See docs/report.md.\n");
 }
 
-int cmd_diff(int argc, char **argv)
+/* One option into o; 0, or 2 after a message. */
+static int parse_opt(int c, const char *arg, struct dopts *o)
+{
+	uint64_t ns;
+	char *end;
+
+	errno = 0;
+	switch (c) {
+	case 't':
+		o->threshold = strtod(arg, &end);
+		if (errno || (*end && strcmp(end, "%")) || o->threshold < 0) {
+			errmsg("bad --threshold '%s' (a percentage, e.g. 20)", arg);
+			return 2;
+		}
+		break;
+	case 'a':
+		if (!strcmp(arg, "0")) {
+			o->min_abs = 0;
+			break;
+		}
+		if (parse_duration(arg, &ns)) {
+			errmsg("bad --min-abs '%s' (a duration: 100us, 1ms)", arg);
+			return 2;
+		}
+		o->min_abs = ns;
+		break;
+	case 'c':
+		o->min_count = strtod(arg, &end);
+		if (errno || *end || o->min_count < 0) {
+			errmsg("bad --min-count '%s'", arg);
+			return 2;
+		}
+		break;
+	case 's':
+		o->min_share = strtod(arg, &end);
+		if (errno || (*end && strcmp(end, "%")) || o->min_share < 0) {
+			errmsg("bad --min-share '%s' (a percentage, e.g. 1)", arg);
+			return 2;
+		}
+		break;
+	case 'm':
+		if (o->nglobs == MAX_GLOBS) {
+			errmsg("at most %d --metric patterns", MAX_GLOBS);
+			return 2;
+		}
+		o->globs[o->nglobs++] = arg;
+		break;
+	case 'A':
+		o->all = true;
+		break;
+	}
+	return 0;
+}
+
+/* The command line into o: -1 to go on, else the exit status (--help, bad usage). */
+static int parse_args(int argc, char **argv, struct dopts *o)
 {
 	static const struct option opts[] = {
 	    {"threshold", required_argument, NULL, 't'},
@@ -603,67 +682,20 @@ int cmd_diff(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
-	struct dopts o = {.threshold = DEFAULT_THRESHOLD,
-			  .min_abs = DEFAULT_MIN_ABS_NS,
-			  .min_count = DEFAULT_MIN_COUNT,
-			  .min_share = DEFAULT_MIN_SHARE};
-	struct mset bs = {0}, ns = {0};
-	struct jval *bd = NULL, *nd = NULL;
-	struct row *rows = NULL;
-	size_t nrows = 0, i, j, nreg = 0, nimp = 0, nonly = 0, ngated = 0;
-	bool color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-	uint64_t ns_v;
-	char *end, floor_s[32];
-	int c, rc = 2;
+	int c;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "t:a:c:s:m:Ah", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			errno = 0;
-			o.threshold = strtod(optarg, &end);
-			if (errno || (*end && strcmp(end, "%")) || o.threshold < 0) {
-				errmsg("bad --threshold '%s' (a percentage, e.g. 20)", optarg);
-				return 2;
-			}
-			break;
 		case 'a':
-			if (!strcmp(optarg, "0")) {
-				o.min_abs = 0;
-				break;
-			}
-			if (parse_duration(optarg, &ns_v)) {
-				errmsg("bad --min-abs '%s' (a duration: 100us, 1ms)", optarg);
-				return 2;
-			}
-			o.min_abs = ns_v;
-			break;
 		case 'c':
-			errno = 0;
-			o.min_count = strtod(optarg, &end);
-			if (errno || *end || o.min_count < 0) {
-				errmsg("bad --min-count '%s'", optarg);
-				return 2;
-			}
-			break;
 		case 's':
-			errno = 0;
-			o.min_share = strtod(optarg, &end);
-			if (errno || (*end && strcmp(end, "%")) || o.min_share < 0) {
-				errmsg("bad --min-share '%s' (a percentage, e.g. 1)", optarg);
-				return 2;
-			}
-			break;
 		case 'm':
-			if (o.nglobs == MAX_GLOBS) {
-				errmsg("at most %d --metric patterns", MAX_GLOBS);
-				return 2;
-			}
-			o.globs[o.nglobs++] = optarg;
-			break;
 		case 'A':
-			o.all = true;
+			if (parse_opt(c, optarg, o))
+				return 2;
 			break;
 		case 'h':
 			usage(stdout);
@@ -680,86 +712,151 @@ int cmd_diff(int argc, char **argv)
 		errmsg("diff needs two inputs: ctrace-bpf diff BASE NEW");
 		return 2;
 	}
-	bd = load(argv[optind]);
-	if (!bd)
-		goto out;
-	nd = load(argv[optind + 1]);
-	if (!nd)
-		goto out;
-	flatten(bd, &bs);
-	flatten(nd, &ns);
+	return -1;
+}
+
+/* Both sides, base then new, as documents and as metrics; -1 after a message. */
+static int load_sides(char *const paths[2], struct jval *docs[2], struct mset sets[2],
+		      struct dopts *o)
+{
 	for (int k = 0; k < 2; k++) {
-		const struct jval *cap = json_get(k ? nd : bd, "capture");
+		docs[k] = load(paths[k]);
+		if (!docs[k])
+			return -1;
+	}
+	for (int k = 0; k < 2; k++) {
+		const struct jval *cap = json_get(docs[k], "capture");
 		double d = json_num(cap, "duration_ns", 0);
+
+		flatten(docs[k], &sets[k]);
+		if (d > o->duration)
+			o->duration = d;
+	}
+	return 0;
+}
+
+static void print_sides(char *const paths[2], struct jval *const docs[2])
+{
+	for (int k = 0; k < 2; k++) {
+		const struct jval *cap = json_get(docs[k], "capture");
 		const char *t = json_str(cap, "target");
 		char ds[32];
 
-		if (d > o.duration)
-			o.duration = d;
-		fmt_ns(ds, sizeof(ds), (uint64_t)d);
-		printf("%-4s %s: %s, %s\n", k ? "new" : "base", argv[optind + k], t ? t : "?", ds);
+		fmt_ns(ds, sizeof(ds), (uint64_t)json_num(cap, "duration_ns", 0));
+		printf("%-4s %s: %s, %s\n", k ? "new" : "base", paths[k], t ? t : "?", ds);
 	}
 	putchar('\n');
-	if (bs.oom || ns.oom) {
+}
+
+struct tally {
+	size_t nrows, nreg, nimp, nonly, ngated;
+};
+
+/* Some metric matches a --metric pattern; else a message. */
+static bool globs_match(const struct row *rows, const struct tally *t, const struct dopts *o)
+{
+	if (!o->nglobs || t->ngated)
+		return true;
+	for (size_t i = 0; i < t->nrows; i++)
+		if (selected(o, rows[i].b ? rows[i].b->name : rows[i].n->name))
+			return true;
+	errmsg("no metric matches --metric (names look like syscalls.read.p50; --all lists them)");
+	return false;
+}
+
+/* Merges the two sides by name and judges each metric; NULL after a message. */
+static struct row *compare(struct mset sets[2], const struct dopts *o, struct tally *t)
+{
+	struct mset *bs = &sets[0], *ns = &sets[1];
+	struct row *rows;
+	size_t i, j;
+
+	if (bs->oom || ns->oom) {
 		errmsg("out of memory");
-		goto out;
+		return NULL;
 	}
-	qsort(bs.m, bs.n, sizeof(*bs.m), cmp_metric);
-	qsort(ns.m, ns.n, sizeof(*ns.m), cmp_metric);
-	rows = calloc(bs.n + ns.n + 1, sizeof(*rows));
+	qsort(bs->m, bs->n, sizeof(*bs->m), cmp_metric);
+	qsort(ns->m, ns->n, sizeof(*ns->m), cmp_metric);
+	rows = calloc(bs->n + ns->n + 1, sizeof(*rows));
 	if (!rows) {
 		errmsg("out of memory");
-		goto out;
+		return NULL;
 	}
-	/* Merge the two sorted lists. */
-	for (i = j = 0; i < bs.n || j < ns.n;) {
-		int k = i == bs.n ? 1 : j == ns.n ? -1 : strcmp(bs.m[i].name, ns.m[j].name);
-		struct row *r = &rows[nrows++];
+	for (i = j = 0; i < bs->n || j < ns->n;) {
+		int k = i == bs->n ? 1 : j == ns->n ? -1 : strcmp(bs->m[i].name, ns->m[j].name);
+		struct row *r = &rows[t->nrows++];
 
 		if (k <= 0)
-			r->b = &bs.m[i++];
+			r->b = &bs->m[i++];
 		if (k >= 0)
-			r->n = &ns.m[j++];
-		judge(r, &o);
-		nreg += r->v == V_REGRESSION;
-		nimp += r->v == V_IMPROVED;
-		nonly += r->v == V_ONLY_BASE || r->v == V_ONLY_NEW;
-		ngated += r->eligible;
+			r->n = &ns->m[j++];
+		judge(r, o);
+		t->nreg += r->v == V_REGRESSION;
+		t->nimp += r->v == V_IMPROVED;
+		t->nonly += r->v == V_ONLY_BASE || r->v == V_ONLY_NEW;
+		t->ngated += r->eligible;
 	}
-	if (o.nglobs && !ngated) {
-		size_t sel = 0;
+	if (!globs_match(rows, t, o)) {
+		free(rows);
+		return NULL;
+	}
+	return rows;
+}
 
-		for (i = 0; i < nrows; i++)
-			sel += selected(&o, rows[i].b ? rows[i].b->name : rows[i].n->name);
-		if (!sel) {
-			errmsg("no metric matches --metric (names look like syscalls.read.p50; "
-			       "--all lists them)");
-			goto out;
-		}
-	}
-	for (i = 0; i < nrows; i++)
+static void print_result(struct row *rows, const struct tally *t, const struct dopts *o)
+{
+	bool color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	char floor_s[32];
+	size_t i;
+
+	for (i = 0; i < t->nrows; i++)
 		if (rows[i].v != V_SAME &&
-		    (o.all || !rows[i].why || strcmp(rows[i].why, "within the noise floor")))
+		    (o->all || !rows[i].why || strcmp(rows[i].why, "within the noise floor")))
 			break;
-	if (i < nrows)
-		print_rows(rows, nrows, &o, color);
+	if (i < t->nrows)
+		print_rows(rows, t->nrows, o, color);
 	else
 		printf("no change beyond the floors\n");
-	fmt_ns(floor_s, sizeof(floor_s), (uint64_t)o.min_abs);
+	fmt_ns(floor_s, sizeof(floor_s), (uint64_t)o->min_abs);
 	printf("\n%zu metrics compared, %zu gating: %zu regression%s, %zu improved, %zu on one "
 	       "side only (threshold %g%%, floors %s, %g%% of the run for totals, %g for counts)\n",
-	       nrows, ngated, nreg, nreg == 1 ? "" : "s", nimp, nonly, o.threshold, floor_s,
-	       o.min_share, o.min_count);
-	rc = nreg ? 1 : 0;
+	       t->nrows, t->ngated, t->nreg, t->nreg == 1 ? "" : "s", t->nimp, t->nonly,
+	       o->threshold, floor_s, o->min_share, o->min_count);
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	struct dopts o = {.threshold = DEFAULT_THRESHOLD,
+			  .min_abs = DEFAULT_MIN_ABS_NS,
+			  .min_count = DEFAULT_MIN_COUNT,
+			  .min_share = DEFAULT_MIN_SHARE};
+	struct jval *docs[2] = {NULL, NULL};
+	struct mset sets[2] = {{0}, {0}};
+	struct row *rows = NULL;
+	struct tally t = {0};
+	int rc;
+
+	rc = parse_args(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	rc = 2;
+	if (load_sides(argv + optind, docs, sets, &o))
+		goto out;
+	print_sides(argv + optind, docs);
+	rows = compare(sets, &o, &t);
+	if (!rows)
+		goto out;
+	print_result(rows, &t, &o);
+	rc = t.nreg ? 1 : 0;
 out:
 	if (fflush(stdout) && rc != 2) {
 		errmsg("writing: %s", strerror(errno));
 		rc = 2;
 	}
 	free(rows);
-	mset_free(&bs);
-	mset_free(&ns);
-	json_free(bd);
-	json_free(nd);
+	for (int k = 0; k < 2; k++) {
+		mset_free(&sets[k]);
+		json_free(docs[k]);
+	}
 	return rc;
 }

@@ -919,13 +919,12 @@ static void *grow(struct rstate *s, void *arr, size_t n, size_t size)
 	return p;
 }
 
-/* Closes what is still open at the end and sorts everything for output. */
-static int finalize(struct rstate *s)
+/* Whoever is on a CPU at the end ran until the end. */
+static void fin_running(struct rstate *s)
 {
 	struct report *rp = s->rp;
 	uint64_t end = rp->end;
 
-	/* Whoever is on a CPU at the end ran until the end. */
 	for (uint32_t c = 0; c < rp->ncpus; c++) {
 		struct rp_cpu *cpu = &rp->cpus[c];
 		struct rp_thread *t;
@@ -950,6 +949,12 @@ static int finalize(struct rstate *s)
 				p->contended += w_at(s, end) - cpu->w_since;
 		}
 	}
+}
+
+/* Ends the threads' off-CPU time and files target threads under their process. */
+static int fin_threads(struct rstate *s)
+{
+	uint64_t end = s->rp->end;
 
 	for (int b = 0; b < TBUCKETS; b++) {
 		for (struct rp_thread *t = s->thr[b]; t; t = t->next) {
@@ -969,51 +974,75 @@ static int finalize(struct rstate *s)
 			p->threads[p->nthreads++] = t;
 		}
 	}
+	return 0;
+}
+
+static int fin_target(struct rstate *s, struct rp_proc *p)
+{
+	struct report *rp = s->rp;
+
+	/* No thread of it ran: a fork that only exec'd. */
+	if (!p->nthreads)
+		return 0;
+	sort(p->threads, p->nthreads, sizeof(*p->threads), cmp_thread);
+	for (size_t i = 0; i < p->nthreads; i++)
+		if (p->threads[i]->tid == p->tgid)
+			memcpy(p->comm, p->threads[i]->comm, sizeof(p->comm));
+	if (!p->comm[0]) {
+		const struct ctr_task *tk = ctr_task_find(rp->r, p->tgid);
+
+		snprintf(p->comm, sizeof(p->comm), "%s", tk ? tk->comm : p->threads[0]->comm);
+	}
+	rp->procs = grow(s, rp->procs, rp->nprocs, sizeof(*rp->procs));
+	if (!rp->procs)
+		return -1;
+	rp->procs[rp->nprocs++] = p;
+	return 0;
+}
+
+static int fin_competitor(struct rstate *s, struct rp_proc *p)
+{
+	struct report *rp = s->rp;
+	struct rp_thread *t = thr_get(s, p->tgid, p->tgid);
+	const struct ctr_task *tk = ctr_task_find(rp->r, p->tgid);
+
+	snprintf(p->comm, sizeof(p->comm), "%s", t && t->comm[0] ? t->comm : tk ? tk->comm : "?");
+	for (uint32_t c = 0; c < rp->ncpus; c++)
+		if (rp->cpus[c].target)
+			p->on_target_cpus += p->cpu_ns[c];
+	rp->competitors = grow(s, rp->competitors, rp->ncompetitors, sizeof(*rp->competitors));
+	if (!rp->competitors)
+		return -1;
+	rp->competitors[rp->ncompetitors++] = p;
+	return 0;
+}
+
+/* The target processes, and the others that took CPU time from them. */
+static int fin_procs(struct rstate *s)
+{
+	struct report *rp = s->rp;
 
 	for (int b = 0; b < TBUCKETS; b++) {
 		for (struct rp_proc *p = s->proc[b]; p; p = p->next) {
 			if (p->target) {
-				/* No thread of it ran: a fork that only exec'd. */
-				if (!p->nthreads)
-					continue;
-				sort(p->threads, p->nthreads, sizeof(*p->threads), cmp_thread);
-				for (size_t i = 0; i < p->nthreads; i++)
-					if (p->threads[i]->tid == p->tgid)
-						memcpy(p->comm, p->threads[i]->comm,
-						       sizeof(p->comm));
-				if (!p->comm[0]) {
-					const struct ctr_task *tk = ctr_task_find(rp->r, p->tgid);
-
-					snprintf(p->comm, sizeof(p->comm), "%s",
-						 tk ? tk->comm : p->threads[0]->comm);
-				}
-				rp->procs = grow(s, rp->procs, rp->nprocs, sizeof(*rp->procs));
-				if (!rp->procs)
+				if (fin_target(s, p))
 					return -1;
-				rp->procs[rp->nprocs++] = p;
 			} else if (p->tgid && (p->on_cpu || p->contended)) {
-				struct rp_thread *t = thr_get(s, p->tgid, p->tgid);
-				const struct ctr_task *tk = ctr_task_find(rp->r, p->tgid);
-
-				snprintf(p->comm, sizeof(p->comm), "%s",
-					 t && t->comm[0] ? t->comm
-					 : tk		 ? tk->comm
-							 : "?");
-				for (uint32_t c = 0; c < rp->ncpus; c++)
-					if (rp->cpus[c].target)
-						p->on_target_cpus += p->cpu_ns[c];
-				rp->competitors = grow(s, rp->competitors, rp->ncompetitors,
-						       sizeof(*rp->competitors));
-				if (!rp->competitors)
+				if (fin_competitor(s, p))
 					return -1;
-				rp->competitors[rp->ncompetitors++] = p;
 			}
 		}
 	}
 	sort(rp->procs, rp->nprocs, sizeof(*rp->procs), cmp_proc);
 	sort(rp->competitors, rp->ncompetitors, sizeof(*rp->competitors), cmp_competitor);
+	return 0;
+}
 
-	/* Target threads by name. */
+/* Target threads by name. */
+static int fin_tgroups(struct rstate *s)
+{
+	struct report *rp = s->rp;
+
 	for (size_t i = 0; i < rp->nprocs; i++) {
 		struct rp_proc *p = rp->procs[i];
 
@@ -1041,6 +1070,12 @@ static int finalize(struct rstate *s)
 		}
 	}
 	sort(rp->tgroups, rp->ntgroups, sizeof(*rp->tgroups), cmp_tgroup);
+	return 0;
+}
+
+static int fin_syscalls(struct rstate *s)
+{
+	struct report *rp = s->rp;
 
 	for (int k = 0; k < 2; k++) {
 		for (int i = 0; i < MAX_SYSCALL_ID; i++) {
@@ -1054,6 +1089,12 @@ static int finalize(struct rstate *s)
 		}
 	}
 	sort(rp->sys, rp->nsys, sizeof(*rp->sys), cmp_sys);
+	return 0;
+}
+
+static int fin_goroutines(struct rstate *s)
+{
+	struct report *rp = s->rp;
 
 	for (int b = 0; b < TBUCKETS; b++) {
 		for (struct rp_ggroup *g = s->gg[b]; g; g = g->next) {
@@ -1065,35 +1106,43 @@ static int finalize(struct rstate *s)
 		}
 	}
 	sort(rp->gg, rp->ngg, sizeof(*rp->gg), cmp_gg);
+	return 0;
+}
 
-	for (int b = 0; b < TBUCKETS; b++) {
-		for (struct rp_stack *st = s->stk[b]; st; st = st->next) {
-			struct rp_reason_sum *r = &rp->reasons[st->reason];
+static int add_stack(struct rstate *s, struct rp_reason_sum *r, struct rp_stack *st)
+{
+	r->stacks = grow(s, r->stacks, r->nstacks, sizeof(*r->stacks));
+	if (!r->stacks)
+		return -1;
+	r->stacks[r->nstacks++] = st;
+	r->total += st->total;
+	r->count += st->count;
+	return 0;
+}
 
-			if (!st->count)
-				continue;
-			r->stacks = grow(s, r->stacks, r->nstacks, sizeof(*r->stacks));
-			if (!r->stacks)
+/* Blocking stacks under their reason, with each reason's catch-all. */
+static int fin_stacks(struct rstate *s)
+{
+	struct report *rp = s->rp;
+
+	for (int b = 0; b < TBUCKETS; b++)
+		for (struct rp_stack *st = s->stk[b]; st; st = st->next)
+			if (st->count && add_stack(s, &rp->reasons[st->reason], st))
 				return -1;
-			r->stacks[r->nstacks++] = st;
-			r->total += st->total;
-			r->count += st->count;
-		}
-	}
 	for (int i = 0; i < RB__COUNT; i++) {
 		struct rp_stack *st = s->other_stack[i];
 		struct rp_reason_sum *r = &rp->reasons[i];
 
-		if (st && st->count) {
-			r->stacks = grow(s, r->stacks, r->nstacks, sizeof(*r->stacks));
-			if (!r->stacks)
-				return -1;
-			r->stacks[r->nstacks++] = st;
-			r->total += st->total;
-			r->count += st->count;
-		}
+		if (st && st->count && add_stack(s, r, st))
+			return -1;
 		sort(r->stacks, r->nstacks, sizeof(*r->stacks), cmp_stack);
 	}
+	return 0;
+}
+
+static int fin_edges(struct rstate *s)
+{
+	struct report *rp = s->rp;
 
 	for (int b = 0; b < TBUCKETS; b++) {
 		for (struct rp_edge *e = s->edge[b]; e; e = e->next) {
@@ -1110,6 +1159,16 @@ static int finalize(struct rstate *s)
 	}
 	sort(rp->tedges, rp->ntedges, sizeof(*rp->tedges), cmp_edge);
 	sort(rp->gedges, rp->ngedges, sizeof(*rp->gedges), cmp_edge);
+	return 0;
+}
+
+/* Closes what is still open at the end and sorts every section for output. */
+static int finalize(struct rstate *s)
+{
+	fin_running(s);
+	if (fin_threads(s) || fin_procs(s) || fin_tgroups(s) || fin_syscalls(s) ||
+	    fin_goroutines(s) || fin_stacks(s) || fin_edges(s))
+		return -1;
 	return s->oom ? -1 : 0;
 }
 

@@ -17,6 +17,8 @@
 #include "capture/capture.h"
 #include "report/stats.h"
 
+struct out;
+
 #define REPORT_SCHEMA_VERSION 1
 
 /* Where a goroutine's time went. */
@@ -196,8 +198,9 @@ const char *rp_stack_text(const struct report *rp, const struct rp_stack *s);
 void rp_short_ns(char *b, size_t len, uint64_t ns);
 
 void report_text(const struct report *rp, FILE *f, int width, bool color);
-void report_json(const struct report *rp, FILE *f);
-int report_html(const struct report *rp, FILE *f);
+/* The JSON and HTML forms go through lib/output: check the out's error. */
+void report_json(const struct report *rp, struct out *o);
+void report_html(const struct report *rp, struct out *o);
 
 /* Opens, builds and prints the report of a capture to stdout (record --report). */
 int report_file(const char *path, const struct report_opts *o);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include "lib/output.h"
 #include "report/report.h"
 #include "lib/util.h"
 
@@ -44,32 +45,54 @@ static int term_width(void)
 
 static int write_html(const struct report *rp, const char *path)
 {
-	char *tmp;
-	FILE *f;
-	int rc;
+	struct out *o = out_open(path, 0);
+	int err;
 
-	if (asprintf(&tmp, "%s.tmp.%d", path, getpid()) < 0)
-		return EXIT_RUNTIME;
-	f = fopen(tmp, "w");
-	if (!f) {
+	if (!o) {
 		errmsg("cannot write %s: %s", path, strerror(errno));
-		free(tmp);
 		return EXIT_OUTPUT;
 	}
-	errno = 0;
-	rc = report_html(rp, f);
-	if (ferror(f))
-		rc = -1;
-	if (fclose(f))
-		rc = -1;
-	if (rc || rename(tmp, path)) {
-		errmsg("writing %s: %s", path, strerror(errno ? errno : EIO));
-		unlink(tmp);
-		free(tmp);
+	report_html(rp, o);
+	err = out_close(o);
+	if (err) {
+		errmsg("writing %s: %s", path, strerror(-err));
 		return EXIT_RUNTIME;
 	}
-	free(tmp);
 	return 0;
+}
+
+/* JSON to stdout through lib/output, after whatever stdio buffered. */
+static int print_json(const struct report *rp)
+{
+	struct out *o;
+	int err;
+
+	if (fflush(stdout))
+		return -1;
+	o = out_open_fd(STDOUT_FILENO);
+	if (!o)
+		return -1;
+	report_json(rp, o);
+	err = out_close(o);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
+/* The report on stdout; -1 with errno set when it could not be written. */
+static int print_report(const struct report *rp, bool json, const char *html)
+{
+	bool color;
+
+	if (json)
+		return print_json(rp);
+	color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	report_text(rp, stdout, term_width(), color);
+	if (html)
+		printf("\nHTML report: %s\n", html);
+	return fflush(stdout) || ferror(stdout) ? -1 : 0;
 }
 
 static int run(const char *path, const struct report_opts *o, bool json, const char *html)
@@ -91,20 +114,9 @@ static int run(const char *path, const struct report_opts *o, bool json, const c
 	}
 	if (html)
 		rc = write_html(&rp, html);
-	if (!rc) {
-		if (json) {
-			report_json(&rp, stdout);
-		} else {
-			bool color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-
-			report_text(&rp, stdout, term_width(), color);
-			if (html)
-				printf("\nHTML report: %s\n", html);
-		}
-		if (fflush(stdout) || ferror(stdout)) {
-			errmsg("writing the report: %s", strerror(errno));
-			rc = EXIT_RUNTIME;
-		}
+	if (!rc && print_report(&rp, json, html)) {
+		errmsg("writing the report: %s", strerror(errno));
+		rc = EXIT_RUNTIME;
 	}
 	report_free(&rp);
 	ctr_close(r);

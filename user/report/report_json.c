@@ -284,11 +284,11 @@ static void cpus(struct jw *w, const struct report *rp)
 	jw_arr_end(w);
 }
 
-void report_json(const struct report *rp, FILE *f)
+void report_json(const struct report *rp, struct out *o)
 {
 	struct jw w;
 
-	jw_init(&w, f, 1);
+	jw_init(&w, o, 1);
 	jw_obj(&w);
 	jw_ku64(&w, "schema_version", REPORT_SCHEMA_VERSION);
 	jw_kstr(&w, "generator", "ctrace-bpf " CTRACE_VERSION);
