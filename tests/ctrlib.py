@@ -31,7 +31,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OFFSETS_TABLE = ROOT / "user" / "go_offsets_table.c"
+OFFSETS_TABLE = ROOT / "user" / "go" / "go_offsets_table.c"
 
 CTR_MAGIC = b"CTRBPF\r\n"
 BLOCK_MAGIC = 0x4B4C4243

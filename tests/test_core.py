@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from harness import (PROTO_DIR, PROTO_FILE, Recorder, Skip, check, convert,
-                     ctrace, gunzip_to, need_root, parse_kv, record_during,
+                     check_one_error_line, ctrace, gunzip_to, need_root, parse_kv, record_during,
                      run, spawn, workload)
 import traces
 
@@ -451,6 +451,17 @@ def test_convert_formats(tmp):
     check((tmp / "c.out").read_bytes()[:1] in (b"{", b"["), "--format json not JSON")
     convert(ctr, tmp / "c2.out", "--format", "perfetto")
     check((tmp / "c2.out").read_bytes()[:1] == b"\x0a", "--format perfetto not a Trace")
+    # Without -o the name is the input's with the format's own extension.
+    for fmt, ext in (("text", ".txt"), ("go", ".gotrace"), ("json", ".json"),
+                     ("perfetto", ".pftrace")):
+        r = ctrace("convert", ctr, "--format", fmt, cwd=tmp)
+        check(r.returncode == 0, f"convert --format {fmt}: {r.stderr}")
+        check((tmp / ("c" + ext)).exists(), f"convert --format {fmt} did not write c{ext}: "
+              f"{r.stderr}")
+    # A capture converted to a capture of the same name would replace its input.
+    r = ctrace("convert", ctr, "--format", "ctr")
+    check(r.returncode == 2, f"convert --format ctr onto itself exited {r.returncode}")
+    check_one_error_line(r, "convert onto itself")
 
 
 def test_sigkill_ctr_prefix_converts(tmp):

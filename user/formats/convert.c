@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "formats/convert.h"
 #include "formats/pprof.h"
@@ -181,6 +182,14 @@ static int pick_output(struct convert_args *a, enum out_format *f, bool *gzip, c
 	return 0;
 }
 
+/* Writing a capture to its own name would replace the input with itself. */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 static void print_summary(const char *out, enum out_format f, const struct format_stats *st)
 {
 	const struct gotrace_stats *gs = &st->go;
@@ -213,6 +222,10 @@ int cmd_convert(int argc, char **argv)
 	if (a.pprof_dir && !a.out && !a.fmt)
 		return convert_pprof(a.in, a.pprof_dir);
 	rc = pick_output(&a, &f, &gzip, &defout);
+	if (!rc && same_file(a.in, a.out)) {
+		errmsg("%s is the input; name another output with -o", a.out);
+		rc = EXIT_USAGE;
+	}
 	if (!rc)
 		rc = convert_file(a.in, a.out, f, gzip, &st);
 	if (!rc)
