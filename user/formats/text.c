@@ -2,45 +2,8 @@
 /* Plain text, one event a line, in the spirit of `perf script`. */
 #include <inttypes.h>
 #include <stdio.h>
+#include "capture/names.h"
 #include "formats/formats.h"
-
-static const char *state_letter(int64_t s)
-{
-	switch (s) {
-	case 0:
-		return "R";
-	case 0x100:
-		return "R+";
-	case 1:
-		return "S";
-	case 2:
-		return "D";
-	case 4:
-		return "T";
-	case 8:
-		return "t";
-	case 0x10:
-		return "X";
-	case 0x20:
-		return "Z";
-	case 0x40:
-		return "P";
-	case 0x80:
-		return "I";
-	default:
-		return "?";
-	}
-}
-
-static void sys_name(char *buf, size_t len, const char *machine, long id)
-{
-	const char *n = syscall_name(machine, id);
-
-	if (n)
-		snprintf(buf, len, "%s", n);
-	else
-		snprintf(buf, len, "sys_%ld", id);
-}
 
 int text_write(struct ctr_reader *r, struct out *o)
 {
@@ -67,10 +30,10 @@ int text_write(struct ctr_reader *r, struct out *o)
 		switch (h->type) {
 		case EV_SCHED_SWITCH: {
 			const struct ev_sched_switch *e = (const void *)h;
+			const char *st = sched_state_name(e->prev_state, NULL, 0);
 
 			out_printf(o, "sched_switch %s:%u [%s] => %s:%u\n", e->prev_comm,
-				   e->prev_pid, state_letter(e->prev_state), e->next_comm,
-				   e->next_pid);
+				   e->prev_pid, st ? st : "?", e->next_comm, e->next_pid);
 			break;
 		}
 		case EV_SCHED_WAKING:
@@ -106,17 +69,18 @@ int text_write(struct ctr_reader *r, struct out *o)
 		case EV_SYS_ENTER: {
 			const struct ev_sys_enter *e = (const void *)h;
 
-			sys_name(name, sizeof(name), in->machine, e->id);
 			out_printf(o, "sys_enter %s(%#" PRIx64 ", %#" PRIx64 ", %#" PRIx64 ")\n",
-				   name, (uint64_t)e->args[0], (uint64_t)e->args[1],
+				   syscall_name_buf(in->machine, e->id, name, sizeof(name)),
+				   (uint64_t)e->args[0], (uint64_t)e->args[1],
 				   (uint64_t)e->args[2]);
 			break;
 		}
 		case EV_SYS_EXIT: {
 			const struct ev_sys_exit *e = (const void *)h;
 
-			sys_name(name, sizeof(name), in->machine, e->id);
-			out_printf(o, "sys_exit %s = %" PRId64 "\n", name, (int64_t)e->ret);
+			out_printf(o, "sys_exit %s = %" PRId64 "\n",
+				   syscall_name_buf(in->machine, e->id, name, sizeof(name)),
+				   (int64_t)e->ret);
 			break;
 		}
 		case EV_TASK_RENAME: {
