@@ -11,6 +11,7 @@ struct kthr {
 	struct kt_wake wake;
 	/* wake is PENDING, or RAN and its run slice has not ended yet */
 	bool wake_active;
+	bool switched_in; /* by a sched_switch, and not out since */
 };
 
 struct kcpu {
@@ -34,6 +35,7 @@ struct threadstate {
 	size_t ncpus;
 	uint64_t seq; /* run slices begun */
 	struct kt_stats stats;
+	enum kt_wake_policy policy;
 	bool oom;
 };
 
@@ -47,6 +49,11 @@ struct threadstate *threadstate_new(struct ctr_reader *r, const struct kt_ops *o
 	s->ops = ops;
 	s->ctx = ctx;
 	return s;
+}
+
+void threadstate_set_wake_policy(struct threadstate *s, enum kt_wake_policy p)
+{
+	s->policy = p;
 }
 
 static struct kthr *thread_find(const struct threadstate *s, uint32_t tid)
@@ -199,6 +206,7 @@ static void wake_fill(struct threadstate *s, struct kcpu *cp, const struct ev_sc
 	w->ts = e->h.ts;
 	w->waker_cpu = e->h.cpu;
 	w->waker_tid = e->h.tid;
+	w->waker_tgid = e->h.tgid;
 	w->tid = e->pid;
 	w->tgid = e->tgid;
 	w->new_task = e->h.type == EV_SCHED_WAKEUP_NEW;
@@ -233,6 +241,16 @@ static void wakee_add(struct threadstate *s, struct kcpu *cp, uint64_t ts, uint3
 	cp->wakees[cp->nwakees++] = tid;
 }
 
+static void wake_redundant(struct threadstate *s, struct kcpu *cp, const struct ev_sched_wake *e)
+{
+	struct kt_wake w;
+
+	wake_fill(s, cp, e, &w);
+	w.state = KT_WAKE_REDUNDANT;
+	if (s->ops->wake)
+		s->ops->wake(s->ctx, &w);
+}
+
 static void on_wake(struct threadstate *s, const struct ev_sched_wake *e)
 {
 	struct kcpu *cp = cpu_get(s, e->h.cpu);
@@ -243,6 +261,10 @@ static void on_wake(struct threadstate *s, const struct ev_sched_wake *e)
 	retgid(s, th, e->tgid, e->h.ts);
 	set_comm(th->t.comm, e->comm);
 	s->stats.wakeups++;
+	if (s->policy == KT_WAKES_OFF_CPU && (th->switched_in || th->wake_active)) {
+		wake_redundant(s, cp, e);
+		return;
+	}
 	if (th->wake_active) {
 		/*
 		 * Running already after an earlier wake-up: this one changes
@@ -250,12 +272,7 @@ static void on_wake(struct threadstate *s, const struct ev_sched_wake *e)
 		 * runnable after all (or it ran unseen), and this one counts.
 		 */
 		if (th->wake.state == KT_WAKE_RAN) {
-			struct kt_wake w;
-
-			wake_fill(s, cp, e, &w);
-			w.state = KT_WAKE_REDUNDANT;
-			if (s->ops->wake)
-				s->ops->wake(s->ctx, &w);
+			wake_redundant(s, cp, e);
 			return;
 		}
 		wake_settle(s, th, KT_WAKE_SUPERSEDED);
@@ -373,6 +390,28 @@ static void switch_out_untracked(struct threadstate *s, const struct ev_sched_sw
 	run_call(s, &r, false);
 }
 
+/*
+ * A wake-up still waiting when its task leaves the CPU runnable came while
+ * it was running and changed nothing. One before a sleeping switch-out is
+ * the usual race (dequeued, not yet switched) and holds, unless the policy
+ * counts only wakings of tasks off the CPU.
+ */
+static void switch_out_wake(struct threadstate *s, struct kthr *prev, int64_t state)
+{
+	if (!prev)
+		return;
+	prev->switched_in = false;
+	if (!prev->wake_active)
+		return;
+	if (s->policy == KT_WAKES_LATEST &&
+	    !(prev->wake.state == KT_WAKE_PENDING && sched_state_running(state)))
+		return;
+	if (prev->wake.state == KT_WAKE_PENDING)
+		wake_settle(s, prev, KT_WAKE_NO_EFFECT);
+	else
+		prev->wake_active = false;
+}
+
 static void on_switch(struct threadstate *s, const struct ev_sched_switch *e)
 {
 	struct kcpu *cp = cpu_get(s, e->h.cpu);
@@ -395,16 +434,10 @@ static void on_switch(struct threadstate *s, const struct ev_sched_switch *e)
 		if (e->prev_pid)
 			switch_out_untracked(s, e);
 	}
-	/*
-	 * A wake-up still waiting when its task leaves the CPU runnable came
-	 * while it was running and changed nothing. One before a sleeping
-	 * switch-out is the usual race (dequeued, not yet switched) and holds.
-	 */
-	if (prev && prev->wake_active && prev->wake.state == KT_WAKE_PENDING &&
-	    sched_state_running(e->prev_state))
-		wake_settle(s, prev, KT_WAKE_NO_EFFECT);
+	switch_out_wake(s, prev, e->prev_state);
 	if (!next)
 		return;
+	next->switched_in = true;
 	run_open(s, cp, e->h.cpu, e->h.ts, e->next_pid, e->next_tgid, e->next_comm, false);
 	if (next->wake_active && next->wake.state == KT_WAKE_PENDING) {
 		next->wake.state = KT_WAKE_RAN;

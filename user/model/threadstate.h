@@ -66,6 +66,7 @@ struct kt_thread {
 
 struct kt_wake {
 	uint32_t waker_tid; /* 0: the idle task (an interrupt) */
+	uint32_t waker_tgid;
 	uint16_t waker_cpu;
 	char waker_comm[TASK_COMM_LEN]; /* the name the waker runs under, "" for idle */
 	uint32_t tid, tgid;		/* the wakee */
@@ -141,9 +142,30 @@ struct kt_stats {
 	    sys_exit_unmatched; /* sys_exit with no syscall open (entered before the capture) */
 };
 
+/*
+ * Which wakings become wake edges. A task may be woken while still on its
+ * CPU on its way to sleep: already dequeued, it is switched out sleeping
+ * and runs again only after this waking.
+ */
+enum kt_wake_policy {
+	/*
+	 * Default. A waking counts unless the wakee already runs after an
+	 * earlier one; a waking while it is on the CPU holds if it then leaves
+	 * sleeping (the race above); a later waking replaces a pending one.
+	 */
+	KT_WAKES_LATEST,
+	/*
+	 * Only wakings of a task switched out (and not back in since) count,
+	 * the first one if there are several; any switch-out drops a pending
+	 * one. Narrower: misses the race above. The report's run-queue latency.
+	 */
+	KT_WAKES_OFF_CPU,
+};
+
 struct threadstate;
 
 struct threadstate *threadstate_new(struct ctr_reader *r, const struct kt_ops *ops, void *ctx);
+void threadstate_set_wake_policy(struct threadstate *s, enum kt_wake_policy p);
 /*
  * Whether a record is one the model uses: a scheduler, process or syscall
  * record at least as long as its layout. Others are ignored by
