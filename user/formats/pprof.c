@@ -18,7 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "capture/names.h"
+#include "lib/idmap.h"
 #include "model/gostate.h"
+#include "model/threadstate.h"
 #include "formats/gotrace.h"
 #include "lib/output.h"
 #include "lib/pbwriter.h"
@@ -386,12 +389,12 @@ static void pp_free(struct pp *p)
 
 struct thr {
 	uint32_t tid, tgid;
+	uint64_t seq;	 /* creation order */
 	uint64_t out_ts; /* 0: on CPU or not seen leaving it */
 	int64_t out_state;
 	long sys; /* syscall it is in, -1 none */
 	long out_sys;
 	char comm[TASK_COMM_LEN];
-	struct thr *next;
 };
 
 struct gblk {
@@ -405,7 +408,10 @@ struct ctx {
 	struct ctr_reader *r;
 	const struct ctr_info *in;
 	struct pp thr_prof, go_prof;
-	struct thr *thr[NB];
+	struct threadstate *ks;
+	struct idmap thr; /* tid -> struct thr * */
+	uint64_t nthr;
+	bool oom;
 	uint32_t *traced;
 	size_t ntraced, traced_cap;
 	uint64_t end_ts;
@@ -422,91 +428,158 @@ static bool traced(struct ctx *c, uint32_t tgid)
 
 static struct thr *thr_get(struct ctx *c, uint32_t tid)
 {
-	unsigned int b = (tid * 2654435761u) >> 20 & (NB - 1);
-	struct thr *t;
+	struct thr *t = idmap_get_ptr(&c->thr, tid);
 
-	for (t = c->thr[b]; t; t = t->next)
-		if (t->tid == tid)
-			return t;
+	if (t)
+		return t;
 	t = calloc(1, sizeof(*t));
-	if (!t)
+	if (!t || idmap_put_ptr(&c->thr, tid, t)) {
+		free(t);
+		c->oom = true;
 		return NULL;
-	t->tid = tid;
-	t->sys = -1;
-	t->next = c->thr[b];
-	c->thr[b] = t;
-	return t;
-}
-
-static const char *state_name(int64_t s)
-{
-	switch (s & 0xff) {
-	case 0:
-		return "R";
-	case 1:
-		return "S";
-	case 2:
-		return "D";
-	case 4:
-	case 8:
-		return "T";
-	case 0x40:
-		return "P";
-	case 0x80:
-		return "I";
-	default:
-		return "?";
 	}
+	t->tid = tid;
+	t->seq = c->nthr++;
+	t->sys = -1;
+	return t;
 }
 
 static void thr_sample(struct ctx *c, struct thr *t, uint64_t ts)
 {
 	struct pp *p = &c->thr_prof;
 	struct pp_sample k;
-	const char *sname = NULL;
-	char leaf[80];
+	char leaf[80], sb[32];
+	const char *state = sched_state_name(t->out_state, sb, sizeof(sb));
+	const char *sname = t->out_sys >= 0 ? syscall_name(c->in->machine, t->out_sys) : NULL;
 
 	if (!t->out_ts || ts < t->out_ts || !traced(c, t->tgid)) {
 		t->out_ts = 0;
 		return;
 	}
 	memset(&k, 0, sizeof(k));
-	if (t->out_sys >= 0)
-		sname = syscall_name(c->in->machine, t->out_sys);
-	if (t->out_sys >= 0 && sname)
+	if (sname)
 		snprintf(leaf, sizeof(leaf), "syscall:%s", sname);
 	else if (t->out_sys >= 0)
 		snprintf(leaf, sizeof(leaf), "syscall:%ld", t->out_sys);
-	else if (!(t->out_state & 0xff))
+	else if (sched_state_running(t->out_state))
 		snprintf(leaf, sizeof(leaf), "(preempted)");
 	else
-		snprintf(leaf, sizeof(leaf), "(outside a syscall, state %s)",
-			 state_name(t->out_state));
+		snprintf(leaf, sizeof(leaf), "(outside a syscall, state %s)", state);
 	k.loc[k.nloc++] = pp_loc(p, c->r, 0, 0, leaf);
 	k.loc[k.nloc++] = pp_loc(p, c->r, 0, 0, t->comm[0] ? t->comm : "?");
 	label_num(p, &k, "pid", t->tgid);
 	label_num(p, &k, "tid", t->tid);
-	label_str(p, &k, "state", state_name(t->out_state));
+	label_str(p, &k, "state", state);
 	pp_add(p, &k, 1, ts - t->out_ts);
 	c->thr_samples++;
 	t->out_ts = 0;
 }
 
-static void on_sched(struct ctx *c, const struct ev_sched_switch *e)
+/* A switch-out starts an off-CPU stretch, unless it is the thread's last (dead, zombie). */
+static void thr_run_end(void *ctx, const struct kt_run *r)
+{
+	struct ctx *c = ctx;
+	struct thr *t;
+
+	if (r->how != KT_RUN_SWITCH || !(t = thr_get(c, r->tid)))
+		return;
+	t->tgid = r->tgid;
+	t->out_ts = r->state & 0x30 ? 0 : r->end;
+	t->out_state = r->state;
+	t->out_sys = t->sys;
+	memcpy(t->comm, r->thread ? r->thread->comm : r->comm, sizeof(t->comm));
+	t->comm[sizeof(t->comm) - 1] = 0;
+}
+
+/* ... and the next switch-in ends it. */
+static void thr_run_begin(void *ctx, const struct kt_run *r)
+{
+	struct ctx *c = ctx;
+	struct thr *t;
+
+	if (!r->inferred && (t = thr_get(c, r->tid)))
+		thr_sample(c, t, r->start);
+}
+
+static void thr_sys_begin(void *ctx, struct kt_sys *sc)
+{
+	struct ctx *c = ctx;
+	struct thr *t = thr_get(c, sc->tid);
+
+	if (t)
+		t->sys = sc->id;
+}
+
+/* A thread that exits inside exit_group is still in it until its last switch. */
+static void thr_sys_end(void *ctx, const struct kt_sys *sc)
+{
+	struct ctx *c = ctx;
+	struct thr *t = thr_get(c, sc->tid);
+
+	if (t && sc->end != KT_SYS_EXITED)
+		t->sys = -1;
+}
+
+static const struct kt_ops thr_ops = {
+    .run_begin = thr_run_begin,
+    .run_end = thr_run_end,
+    .sys_begin = thr_sys_begin,
+    .sys_end = thr_sys_end,
+};
+
+static int thr_event(struct ctx *c, const struct ev_header *h)
 {
 	struct thr *t;
 
-	/* A thread's last switch (dead, zombie) starts no off-CPU stretch. */
-	if (e->prev_pid && (t = thr_get(c, e->prev_pid))) {
-		t->tgid = e->prev_tgid;
-		t->out_ts = e->prev_state & 0x30 ? 0 : e->h.ts;
-		t->out_state = e->prev_state;
-		t->out_sys = t->sys;
-		memcpy(t->comm, e->prev_comm, sizeof(t->comm));
-		t->comm[sizeof(t->comm) - 1] = 0;
-	}
-	if (e->next_pid && (t = thr_get(c, e->next_pid)))
-		thr_sample(c, t, e->h.ts);
+	if (threadstate_event(c->ks, h))
+		return -1;
+	/* An exited thread is not off-CPU any more. */
+	if (h->type == EV_PROCESS_EXIT &&
+	    (t = thr_get(c, ((const struct ev_process_exit *)h)->pid)))
+		t->out_ts = 0;
+	return c->oom ? -1 : 0;
+}
+
+/* The order the samples were added in before threads moved to an idmap. */
+static int cmp_thr_order(const void *a, const void *b)
+{
+	const struct thr *x = *(struct thr *const *)a, *y = *(struct thr *const *)b;
+	unsigned int bx = (x->tid * 2654435761u) >> 20 & (NB - 1);
+	unsigned int by = (y->tid * 2654435761u) >> 20 & (NB - 1);
+
+	if (bx != by)
+		return bx < by ? -1 : 1;
+	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+/* Threads still off-CPU at the end: until the end. */
+static int thr_finish(struct ctx *c)
+{
+	struct thr **v = malloc((idmap_count(&c->thr) + 1) * sizeof(*v));
+	size_t n = 0, it = 0;
+	uint64_t val;
+
+	if (!v)
+		return -1;
+	while (idmap_next(&c->thr, &it, NULL, &val))
+		if (((struct thr *)(uintptr_t)val)->out_ts)
+			v[n++] = (struct thr *)(uintptr_t)val;
+	qsort(v, n, sizeof(*v), cmp_thr_order);
+	for (size_t i = 0; i < n; i++)
+		thr_sample(c, v[i], c->end_ts);
+	free(v);
+	return 0;
+}
+
+static void thr_free(struct ctx *c)
+{
+	size_t it = 0;
+	uint64_t val;
+
+	while (idmap_next(&c->thr, &it, NULL, &val))
+		free((void *)(uintptr_t)val);
+	idmap_free(&c->thr);
+	threadstate_free(c->ks);
 }
 
 static bool system_goroutine(const struct gs_gor *g)
@@ -634,42 +707,24 @@ int pprof_write_dir(const char *capture, const char *dir, bool quiet)
 
 	if (have_go && !(gs = gostate_new(c->r, &g_ops, c)))
 		goto oom;
+	if (!(c->ks = threadstate_new(c->r, &thr_ops, c)))
+		goto oom;
 	if (ctr_rewind(c->r))
 		goto read_err;
 	while ((e = ctr_next(c->r, &h)) > 0) {
-		struct thr *t;
-
 		if (h->ts > c->end_ts)
 			c->end_ts = h->ts;
 		if (gs)
 			gostate_event(gs, h);
-		switch (h->type) {
-		case EV_SCHED_SWITCH:
-			on_sched(c, (const struct ev_sched_switch *)h);
-			break;
-		case EV_SYS_ENTER:
-			if ((t = thr_get(c, h->tid)))
-				t->sys = ((const struct ev_sys_enter *)h)->id;
-			break;
-		case EV_SYS_EXIT:
-			if ((t = thr_get(c, h->tid)))
-				t->sys = -1;
-			break;
-		case EV_PROCESS_EXIT:
-			if ((t = thr_get(c, ((const struct ev_process_exit *)h)->pid)))
-				t->out_ts = 0;
-			break;
-		}
+		if (thr_event(c, h))
+			goto oom;
 	}
 	if (e < 0)
 		goto read_err;
 	if (c->in->end_ts > c->end_ts)
 		c->end_ts = c->in->end_ts;
-	/* Threads still off-CPU at the end: until the end. */
-	for (int b = 0; b < NB; b++)
-		for (struct thr *t = c->thr[b]; t; t = t->next)
-			if (t->out_ts)
-				thr_sample(c, t, c->end_ts);
+	if (thr_finish(c))
+		goto oom;
 	if (gs)
 		gostate_finish(gs, c->end_ts);
 
@@ -710,13 +765,7 @@ oom:
 out:
 	free(path);
 	gostate_free(gs);
-	for (int b = 0; b < NB; b++)
-		while (c->thr[b]) {
-			struct thr *t = c->thr[b];
-
-			c->thr[b] = t->next;
-			free(t);
-		}
+	thr_free(c);
 	pp_free(&c->thr_prof);
 	pp_free(&c->go_prof);
 	free(c->traced);
