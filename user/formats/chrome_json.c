@@ -21,8 +21,11 @@
 #include <string.h>
 #include "formats/chrome_json_go.h"
 #include "formats/formats.h"
+#include "capture/names.h"
+#include "lib/idmap.h"
 #include "lib/json.h"
 #include "lib/util.h"
+#include "model/threadstate.h"
 
 /*
  * Trace Processor keys threads (and thread names) by tid alone, so the CPU
@@ -39,63 +42,12 @@
 #define FLOW_CAT  "sched"
 #define FLOW_NAME "wakeup"
 
-/* Why a syscall slice ends other than by its own exit. */
-enum sys_end {
-	SYS_RET,
-	SYS_LOST_EXIT,	/* another enter came first */
-	SYS_EXITED,	/* the thread exited inside it (exit, exit_group, exec) */
-	SYS_UNFINISHED, /* still open at the end of the capture */
-};
-
-/* A wake-up of a thread, from sched_waking until its slice ends. */
-struct wake {
-	bool active;
-	bool flow_ok; /* waking ts strictly inside the waker's CPU slice */
-	uint16_t waker_cpu;
-	uint32_t waker_tid;
-	char waker_comm[TASK_COMM_LEN];
-	uint64_t ts;
-	uint64_t waker_seq; /* CPU slice the waking happened in */
-	uint64_t in_seq;    /* CPU slice the wakee then ran in, 0 while waiting */
-	uint64_t in_ts;
-};
-
+/* A thread track: (tgid, tid) in the trace; threadstate keeps the rest. */
 struct thread {
 	uint32_t tid;
 	uint32_t tgid;	/* pid of its thread track */
 	bool has_track; /* tgid is valid and the track is named */
 	bool lazy_name; /* (tgid, tid) not in the task table: name it at the end */
-	char comm[TASK_COMM_LEN];
-
-	/* Open syscall; written as a whole when it ends (see sys_close). */
-	bool sys_open;
-	int64_t sys_id;
-	int64_t sys_exit_id; /* when the exit named another number */
-	uint64_t sys_ts;
-	uint64_t sys_args[SYSCALL_NARGS];
-	int64_t sys_goid; /* goroutine that made it, 0: none known */
-
-	struct wake wake;
-};
-
-struct cpu_slice {
-	bool active;
-	bool inferred; /* opened without seeing the switch */
-	uint32_t tid, tgid;
-	char comm[TASK_COMM_LEN];
-	uint64_t start;
-	uint64_t seq;
-};
-
-struct cpu {
-	struct cpu_slice cur;
-	/*
-	 * Wakees woken in the current slice at wake_ts, the latest waking ts:
-	 * if the slice ends at that very ts their flow has nothing to bind to.
-	 */
-	uint64_t wake_ts;
-	uint32_t *wakees;
-	size_t nwakees, capwakees;
 };
 
 struct cj {
@@ -106,19 +58,15 @@ struct cj {
 	bool first;
 	bool oom;
 
-	struct thread **thr; /* open addressing by tid */
-	size_t thr_cap, thr_n;
-	uint32_t *procs; /* lazily named tgids, stored +1 */
-	size_t procs_cap, procs_n;
-	struct cpu *cpus;
-	size_t ncpus;
+	struct threadstate *ks;
+	struct idmap thr;   /* tid -> struct thread * */
+	struct idmap procs; /* lazily named tgids */
+	size_t ncpus;	    /* CPU tracks named */
 
-	uint64_t seq;	  /* CPU slice counter */
 	uint64_t flow_id; /* flow id counter */
 	uint64_t last_ts;
 
-	uint64_t wakeups, wakeup_flows, wakeups_not_run;
-	uint64_t sys_lost_exit, sys_exit_unmatched;
+	uint64_t wakeups_shown, wakeup_flows;
 
 	struct cjgo *go; /* goroutine pseudo-threads, when Go was traced */
 };
@@ -139,25 +87,6 @@ static void ev_sep(struct cj *c)
 	} else {
 		OUT_LIT(c->o, ",\n");
 	}
-}
-
-/* sched_switch prev_state (report form) as the letter ps and ftrace print. */
-static const char *state_name(int64_t s, char *buf, size_t len)
-{
-	static const struct {
-		int64_t v;
-		const char *name;
-	} names[] = {
-	    {0, "R"}, {0x100, "R+"}, {1, "S"},	  {2, "D"},    {4, "T"},
-	    {8, "t"}, {0x10, "X"},   {0x20, "Z"}, {0x40, "P"}, {0x80, "I"},
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].v == s)
-			return names[i].name;
-	snprintf(buf, len, "0x%" PRIx64, (uint64_t)s);
-	return buf;
 }
 
 /* ---- metadata events ---- */
@@ -260,115 +189,30 @@ static bool table_has_tgid(struct cj *c, uint32_t tgid)
 	return false;
 }
 
-/* ---- state tables ---- */
-
-static size_t hash32(uint32_t k, size_t cap)
-{
-	return (size_t)(((uint64_t)k * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
-}
+/* ---- thread tracks ---- */
 
 static struct thread *thread_find(struct cj *c, uint32_t tid)
 {
-	size_t i;
-
-	if (!c->thr_cap)
-		return NULL;
-	for (i = hash32(tid, c->thr_cap); c->thr[i]; i = (i + 1) & (c->thr_cap - 1))
-		if (c->thr[i]->tid == tid)
-			return c->thr[i];
-	return NULL;
+	return idmap_get_ptr(&c->thr, tid);
 }
 
-static bool thread_grow(struct cj *c)
+static const char *thread_comm(struct cj *c, uint32_t tid)
 {
-	size_t cap = c->thr_cap ? c->thr_cap * 2 : 1024, i, j;
-	struct thread **t = calloc(cap, sizeof(*t));
+	const struct kt_thread *t = threadstate_find(c->ks, tid);
 
-	if (!t)
-		return false;
-	for (i = 0; i < c->thr_cap; i++) {
-		if (!c->thr[i])
-			continue;
-		for (j = hash32(c->thr[i]->tid, cap); t[j]; j = (j + 1) & (cap - 1))
-			;
-		t[j] = c->thr[i];
-	}
-	free(c->thr);
-	c->thr = t;
-	c->thr_cap = cap;
-	return true;
-}
-
-/* State of a thread, created on first sight; NULL for idle or on ENOMEM. */
-static struct thread *thread_get(struct cj *c, uint32_t tid)
-{
-	const struct ctr_task *t;
-	struct thread *th;
-	size_t i;
-
-	if (!tid)
-		return NULL;
-	th = thread_find(c, tid);
-	if (th)
-		return th;
-	if ((c->thr_n + 1) * 2 > c->thr_cap && !thread_grow(c)) {
-		c->oom = true;
-		return NULL;
-	}
-	th = calloc(1, sizeof(*th));
-	if (!th) {
-		c->oom = true;
-		return NULL;
-	}
-	th->tid = tid;
-	t = ctr_task_find(c->r, tid);
-	if (t)
-		memcpy(th->comm, t->comm, TASK_COMM_LEN);
-	for (i = hash32(tid, c->thr_cap); c->thr[i]; i = (i + 1) & (c->thr_cap - 1))
-		;
-	c->thr[i] = th;
-	c->thr_n++;
-	return th;
-}
-
-static void set_comm(char *dst, const char *src)
-{
-	if (src[0]) {
-		memcpy(dst, src, TASK_COMM_LEN);
-		dst[TASK_COMM_LEN - 1] = 0;
-	}
+	return t ? t->comm : "";
 }
 
 /* Adds tgid to the lazily named processes; false if it was there. */
 static bool procs_add(struct cj *c, uint32_t tgid)
 {
-	size_t i;
+	bool added;
 
-	if ((c->procs_n + 1) * 2 > c->procs_cap) {
-		size_t cap = c->procs_cap ? c->procs_cap * 2 : 64, j;
-		uint32_t *p = calloc(cap, sizeof(*p));
-
-		if (!p) {
-			c->oom = true;
-			return false;
-		}
-		for (i = 0; i < c->procs_cap; i++) {
-			if (!c->procs[i])
-				continue;
-			for (j = hash32(c->procs[i], cap); p[j]; j = (j + 1) & (cap - 1))
-				;
-			p[j] = c->procs[i];
-		}
-		free(c->procs);
-		c->procs = p;
-		c->procs_cap = cap;
+	if (!idmap_slot(&c->procs, tgid, &added)) {
+		c->oom = true;
+		return false;
 	}
-	for (i = hash32(tgid + 1, c->procs_cap); c->procs[i]; i = (i + 1) & (c->procs_cap - 1))
-		if (c->procs[i] == tgid + 1)
-			return false;
-	c->procs[i] = tgid + 1;
-	c->procs_n++;
-	return true;
+	return added;
 }
 
 /*
@@ -377,120 +221,45 @@ static bool procs_add(struct cj *c, uint32_t tgid)
  */
 static void name_lazy(struct cj *c, const struct thread *th)
 {
-	const struct thread *lead;
+	const char *lead;
 
-	meta_name(c, "thread_name", th->tgid, th->tid, th->comm, TASK_COMM_LEN);
+	meta_name(c, "thread_name", th->tgid, th->tid, thread_comm(c, th->tid), TASK_COMM_LEN);
 	if (table_has_tgid(c, th->tgid) || !procs_add(c, th->tgid))
 		return;
-	lead = thread_find(c, th->tgid);
-	if (!lead || !lead->comm[0])
-		lead = th;
-	meta_name(c, "process_name", th->tgid, th->tgid, lead->comm, TASK_COMM_LEN);
+	lead = thread_comm(c, th->tgid);
+	if (!lead[0])
+		lead = thread_comm(c, th->tid);
+	meta_name(c, "process_name", th->tgid, th->tgid, lead, TASK_COMM_LEN);
 }
 
-static struct cpu *cpu_get(struct cj *c, uint16_t cpu)
+/* Names the CPU tracks up to cpu, as CPUs beyond the capture's count appear. */
+static void cpu_seen(struct cj *c, uint16_t cpu)
 {
-	if (cpu >= c->ncpus) {
-		size_t n = (size_t)cpu + 1, i;
-		struct cpu *p = realloc(c->cpus, n * sizeof(*p));
+	for (; c->ncpus <= cpu; c->ncpus++)
+		name_cpu(c, c->ncpus);
+}
 
-		if (!p) {
+/*
+ * The thread track (tgid, tid) for an event, after threadstate has seen it
+ * (a reused tid has already ended its old track then).
+ */
+static struct thread *track(struct cj *c, uint32_t tgid, uint32_t tid)
+{
+	struct thread *th;
+	const struct ctr_task *t;
+
+	if (!tid || !threadstate_find(c->ks, tid))
+		return NULL;
+	th = thread_find(c, tid);
+	if (!th) {
+		th = calloc(1, sizeof(*th));
+		if (!th || idmap_put_ptr(&c->thr, tid, th)) {
+			free(th);
 			c->oom = true;
 			return NULL;
 		}
-		memset(p + c->ncpus, 0, (n - c->ncpus) * sizeof(*p));
-		c->cpus = p;
-		i = c->ncpus;
-		c->ncpus = n;
-		for (; i < n; i++)
-			name_cpu(c, i);
+		th->tid = tid;
 	}
-	return &c->cpus[cpu];
-}
-
-/* ---- syscalls ---- */
-
-/*
- * Writes the open syscall of th as a B/E pair ending at ts. Both halves are
- * written together, at the end: a zero-length slice then becomes an X,
- * because Trace Processor orders an E before a B with the same ts.
- */
-static void sys_close(struct cj *c, struct thread *th, uint64_t ts, enum sys_end why, int64_t ret)
-{
-	char t0[32], t1[32], num[32];
-	const char *name = syscall_name(c->machine, (long)th->sys_id);
-	bool zero = ts <= th->sys_ts;
-	int i;
-
-	if (!th->sys_open)
-		return;
-	th->sys_open = false;
-	if (!name) {
-		snprintf(num, sizeof(num), "sys_%" PRId64, th->sys_id);
-		name = num;
-	}
-	fmt_ts(c, t0, sizeof(t0), th->sys_ts);
-	ev_sep(c);
-	out_printf(c->o,
-		   "{\"ph\":\"%s\",\"pid\":%u,\"tid\":%u,\"ts\":%s,%s\"name\":\"%s\","
-		   "\"args\":{\"args\":[",
-		   zero ? "X" : "B", th->tgid, th->tid, t0, zero ? "\"dur\":0.000," : "", name);
-	for (i = 0; i < SYSCALL_NARGS; i++)
-		out_printf(c->o, "%s\"0x%" PRIx64 "\"", i ? "," : "", th->sys_args[i]);
-	OUT_LIT(c->o, "]");
-	if (th->sys_goid)
-		out_printf(c->o, ",\"goroutine\":%" PRId64, th->sys_goid);
-	if (!zero) {
-		OUT_LIT(c->o, "}}");
-		ev_sep(c);
-		out_printf(c->o, "{\"ph\":\"E\",\"pid\":%u,\"tid\":%u,\"ts\":%s,\"args\":{",
-			   th->tgid, th->tid, fmt_ts(c, t1, sizeof(t1), ts));
-	} else {
-		OUT_LIT(c->o, ",");
-	}
-	switch (why) {
-	case SYS_RET:
-		out_printf(c->o, "\"ret\":%" PRId64, ret);
-		if (th->sys_exit_id != th->sys_id)
-			out_printf(c->o, ",\"exit_nr\":%" PRId64, th->sys_exit_id);
-		OUT_LIT(c->o, "}}");
-		break;
-	case SYS_LOST_EXIT:
-		OUT_LIT(c->o, "\"lost_exit\":true}}");
-		break;
-	case SYS_EXITED:
-		OUT_LIT(c->o, "\"exited\":true}}");
-		break;
-	case SYS_UNFINISHED:
-		OUT_LIT(c->o, "\"unfinished\":true}}");
-		break;
-	}
-}
-
-/*
- * A tid seen under another tgid than its track's was reused by another
- * process: end the old incarnation (open syscall, name) before anything
- * of the new one, its comm included, overwrites the state.
- */
-static void thread_tgid(struct cj *c, struct thread *th, uint32_t tgid, uint64_t ts)
-{
-	if (!th || !th->has_track || th->tgid == tgid || !tgid)
-		return;
-	sys_close(c, th, ts, SYS_UNFINISHED, 0);
-	if (th->lazy_name)
-		name_lazy(c, th);
-	th->has_track = false;
-}
-
-/* The thread track (tgid, tid) for an event. */
-static struct thread *track(struct cj *c, uint32_t tgid, uint32_t tid, uint64_t ts)
-{
-	struct thread *th = thread_get(c, tid);
-	const struct ctr_task *t;
-
-	if (!th)
-		return NULL;
-	thread_tgid(c, th, tgid, ts);
 	if (th->has_track)
 		return th;
 	th->tgid = tgid;
@@ -500,264 +269,181 @@ static struct thread *track(struct cj *c, uint32_t tgid, uint32_t tid, uint64_t 
 	return th;
 }
 
-static void on_sys_enter(struct cj *c, const struct ev_sys_enter *e)
+/* A tid seen under another tgid than its track's: name the old track, start anew. */
+static void on_reuse(void *ctx, const struct kt_thread *t, uint32_t tgid, uint64_t ts)
 {
-	struct thread *th = track(c, e->h.tgid, e->h.tid, e->h.ts);
+	struct cj *c = ctx;
+	struct thread *th = thread_find(c, t->tid);
 
-	if (!th)
+	if (!th || !th->has_track || th->tgid == tgid)
 		return;
-	if (th->sys_open) {
-		c->sys_lost_exit++;
-		sys_close(c, th, e->h.ts, SYS_LOST_EXIT, 0);
-	}
-	th->sys_open = true;
-	th->sys_id = e->id;
-	th->sys_exit_id = e->id;
-	th->sys_ts = e->h.ts;
-	th->sys_goid = c->go ? cjgo_syscall_goid(c->go, e->h.tid, e->h.ts) : 0;
-	memcpy(th->sys_args, e->args, sizeof(th->sys_args));
+	if (th->lazy_name)
+		name_lazy(c, th);
+	th->has_track = false;
 }
 
-static void on_sys_exit(struct cj *c, const struct ev_sys_exit *e)
+static void on_thread_end(void *ctx, const struct kt_thread *t)
 {
-	struct thread *th = track(c, e->h.tgid, e->h.tid, e->h.ts);
+	struct cj *c = ctx;
+	struct thread *th = thread_find(c, t->tid);
 
-	if (!th)
-		return;
-	if (!th->sys_open) {
-		/* entered before the capture started */
-		c->sys_exit_unmatched++;
-		return;
+	if (th && th->has_track && th->lazy_name)
+		name_lazy(c, th);
+}
+
+/* ---- syscalls ---- */
+
+static void on_sys_begin(void *ctx, struct kt_sys *sc)
+{
+	struct cj *c = ctx;
+
+	/* The goroutine that made it: cjgo has seen this very sys_enter. */
+	sc->user = c->go ? (uint64_t)cjgo_syscall_goid(c->go, sc->tid, sc->enter_ts) : 0;
+}
+
+/*
+ * Writes a syscall as a B/E pair. Both halves are written together, at the
+ * end: a zero-length slice then becomes an X, because Trace Processor
+ * orders an E before a B with the same ts.
+ */
+static void on_sys_end(void *ctx, const struct kt_sys *sc)
+{
+	struct cj *c = ctx;
+	char t0[32], t1[32], num[32];
+	const char *name = syscall_name_buf(c->machine, (long)sc->id, num, sizeof(num));
+	bool zero = sc->exit_ts <= sc->enter_ts;
+	int64_t goid = (int64_t)sc->user;
+	int i;
+
+	fmt_ts(c, t0, sizeof(t0), sc->enter_ts);
+	ev_sep(c);
+	out_printf(c->o,
+		   "{\"ph\":\"%s\",\"pid\":%u,\"tid\":%u,\"ts\":%s,%s\"name\":\"%s\","
+		   "\"args\":{\"args\":[",
+		   zero ? "X" : "B", sc->tgid, sc->tid, t0, zero ? "\"dur\":0.000," : "", name);
+	for (i = 0; i < SYSCALL_NARGS; i++)
+		out_printf(c->o, "%s\"0x%" PRIx64 "\"", i ? "," : "", sc->args[i]);
+	OUT_LIT(c->o, "]");
+	if (goid)
+		out_printf(c->o, ",\"goroutine\":%" PRId64, goid);
+	if (!zero) {
+		OUT_LIT(c->o, "}}");
+		ev_sep(c);
+		out_printf(c->o, "{\"ph\":\"E\",\"pid\":%u,\"tid\":%u,\"ts\":%s,\"args\":{",
+			   sc->tgid, sc->tid, fmt_ts(c, t1, sizeof(t1), sc->exit_ts));
+	} else {
+		OUT_LIT(c->o, ",");
 	}
-	/*
-	 * An exit may name another syscall than its enter: rt_sigreturn exits
-	 * with the number restored from the signal frame (-1 or the interrupted
-	 * call), and seccomp or ptrace may rewrite it. It still ends this one.
-	 */
-	if (th->sys_id != e->id)
-		th->sys_exit_id = e->id;
-	sys_close(c, th, e->h.ts, SYS_RET, e->ret);
+	switch (sc->end) {
+	case KT_SYS_RET:
+		out_printf(c->o, "\"ret\":%" PRId64, sc->ret);
+		if (sc->exit_id != sc->id)
+			out_printf(c->o, ",\"exit_nr\":%" PRId64, sc->exit_id);
+		OUT_LIT(c->o, "}}");
+		break;
+	case KT_SYS_LOST_EXIT:
+		OUT_LIT(c->o, "\"lost_exit\":true}}");
+		break;
+	case KT_SYS_EXITED:
+		OUT_LIT(c->o, "\"exited\":true}}");
+		break;
+	case KT_SYS_UNFINISHED:
+		OUT_LIT(c->o, "\"unfinished\":true}}");
+		break;
+	}
 }
 
 /* ---- CPU slices and wake-ups ---- */
 
-static void wake_args(struct cj *c, const struct wake *w)
+static void wake_args(struct cj *c, const struct kt_wake *w)
 {
-	char lat[32];
+	char lat[32], comm[TASK_COMM_LEN];
 
+	if (w->waker_tid)
+		memcpy(comm, w->waker_comm, TASK_COMM_LEN);
+	else
+		snprintf(comm, sizeof(comm), "swapper/%u", w->waker_cpu);
 	out_printf(c->o, ",\"woken_by_tid\":%u,\"woken_by_comm\":", w->waker_tid);
-	json_put_strn(c->o, w->waker_comm, TASK_COMM_LEN);
+	json_put_strn(c->o, comm, TASK_COMM_LEN);
 	out_printf(c->o, ",\"waker_cpu\":%u,\"wake_latency_us\":%s", w->waker_cpu,
-		   json_fmt_us(lat, sizeof(lat), (int64_t)(w->in_ts - w->ts)));
+		   json_fmt_us(lat, sizeof(lat), (int64_t)(w->run_ts - w->ts)));
+}
+
+/* A wake-up's flow: "s" on the waker's CPU slice, "f" on the wakee's. */
+static void wake_flow(struct cj *c, const struct kt_run *r, const char *t0)
+{
+	char t1[32];
+
+	c->flow_id++;
+	c->wakeup_flows++;
+	ev_sep(c);
+	out_printf(c->o,
+		   "{\"ph\":\"s\",\"id\":%" PRIu64 ",\"cat\":\"" FLOW_CAT "\",\"name\":\"" FLOW_NAME
+		   "\",\"pid\":%u,\"tid\":%u,\"ts\":%s}",
+		   c->flow_id, CPU_PID, CPU_TID(r->wake->waker_cpu),
+		   fmt_ts(c, t1, sizeof(t1), r->wake->ts));
+	ev_sep(c);
+	out_printf(c->o,
+		   "{\"ph\":\"f\",\"bp\":\"e\",\"id\":%" PRIu64 ",\"cat\":\"" FLOW_CAT
+		   "\",\"name\":\"" FLOW_NAME "\",\"pid\":%u,\"tid\":%u,\"ts\":%s}",
+		   c->flow_id, CPU_PID, CPU_TID(r->cpu), t0);
 }
 
 /*
- * Ends the running slice of a CPU at ts and writes it as an X event, with
- * the flow of the wake-up that put it there. has_state: state is the
- * sched_switch prev_state of this very task.
+ * Writes a CPU's run slice as an X event when it ends, with the flow of the
+ * wake-up that put it there.
  */
-static void slice_close(struct cj *c, struct cpu *cp, size_t cpu, uint64_t ts, bool has_state,
-			int64_t state, const char *why)
+static void on_run_end(void *ctx, const struct kt_run *r)
 {
-	struct cpu_slice *s = &cp->cur;
-	struct thread *th;
-	char t0[32], t1[32], dur[32], sb[32];
-	bool flow = false;
-	size_t i;
+	static const char *const why[] = {
+	    [KT_RUN_SWITCH] = NULL,
+	    [KT_RUN_LOST] = "lost_switch",
+	    [KT_RUN_CAPTURE] = "unfinished",
+	};
+	struct cj *c = ctx;
+	char t0[32], dur[32], sb[32];
+	bool flow;
 
-	if (!s->active)
+	/* A switch-out of a task whose slice was never seen to start: nothing to draw. */
+	if (r->no_start)
 		return;
-	s->active = false;
-	/* Wakings at exactly ts would sit on the slice edge: no flow for them. */
-	if (cp->nwakees && cp->wake_ts == ts) {
-		for (i = 0; i < cp->nwakees; i++) {
-			struct thread *w = thread_find(c, cp->wakees[i]);
-
-			if (w && w->wake.active && w->wake.waker_seq == s->seq &&
-			    w->wake.waker_cpu == cpu && w->wake.ts == ts)
-				w->wake.flow_ok = false;
-		}
-	}
-	cp->nwakees = 0;
-
-	fmt_ts(c, t0, sizeof(t0), s->start);
-	th = thread_find(c, s->tid);
-	if (th && th->wake.active && th->wake.in_seq == s->seq) {
-		struct wake *w = &th->wake;
-
-		/* f binds to the slice that starts at its ts only if it has length */
-		if (w->flow_ok && ts > s->start) {
-			c->flow_id++;
-			c->wakeup_flows++;
-			flow = true;
-			ev_sep(c);
-			out_printf(c->o,
-				   "{\"ph\":\"s\",\"id\":%" PRIu64 ",\"cat\":\"" FLOW_CAT
-				   "\",\"name\":\"" FLOW_NAME "\",\"pid\":%u,\"tid\":%u,\"ts\":%s}",
-				   c->flow_id, CPU_PID, CPU_TID(w->waker_cpu),
-				   fmt_ts(c, t1, sizeof(t1), w->ts));
-			ev_sep(c);
-			out_printf(c->o,
-				   "{\"ph\":\"f\",\"bp\":\"e\",\"id\":%" PRIu64
-				   ",\"cat\":\"" FLOW_CAT "\",\"name\":\"" FLOW_NAME
-				   "\",\"pid\":%u,\"tid\":%u,\"ts\":%s}",
-				   c->flow_id, CPU_PID, CPU_TID(cpu), t0);
-		}
-	}
+	fmt_ts(c, t0, sizeof(t0), r->start);
+	/* s binds to the slice open at its ts, f to the one starting at its ts if it has length */
+	flow = r->wake && r->wake->in_waker_run && r->end > r->start;
+	if (flow)
+		wake_flow(c, r, t0);
 	ev_sep(c);
 	out_printf(c->o, "{\"ph\":\"X\",\"pid\":%u,\"tid\":%u,\"ts\":%s,\"dur\":%s,\"name\":\"",
-		   CPU_PID, CPU_TID(cpu), t0,
-		   json_fmt_us(dur, sizeof(dur), (int64_t)(ts - s->start)));
-	if (s->comm[0]) {
-		json_put_esc(c->o, s->comm, strnlen(s->comm, TASK_COMM_LEN));
+		   CPU_PID, CPU_TID(r->cpu), t0,
+		   json_fmt_us(dur, sizeof(dur), (int64_t)(r->end - r->start)));
+	if (r->comm[0]) {
+		json_put_esc(c->o, r->comm, strnlen(r->comm, TASK_COMM_LEN));
 		OUT_LIT(c->o, " ");
 	}
-	out_printf(c->o, "%u\",\"args\":{\"tid\":%u,\"tgid\":%u", s->tid, s->tid, s->tgid);
-	if (has_state)
-		out_printf(c->o, ",\"prev_state\":\"%s\"", state_name(state, sb, sizeof(sb)));
-	if (s->inferred)
+	out_printf(c->o, "%u\",\"args\":{\"tid\":%u,\"tgid\":%u", r->tid, r->tid, r->tgid);
+	if (r->how == KT_RUN_SWITCH)
+		out_printf(c->o, ",\"prev_state\":\"%s\"",
+			   sched_state_name(r->state, sb, sizeof(sb)));
+	if (r->inferred)
 		OUT_LIT(c->o, ",\"inferred_start\":true");
-	if (why)
-		out_printf(c->o, ",\"%s\":true", why);
-	if (th && th->wake.active && th->wake.in_seq == s->seq) {
-		wake_args(c, &th->wake);
+	if (why[r->how])
+		out_printf(c->o, ",\"%s\":true", why[r->how]);
+	if (r->wake) {
+		c->wakeups_shown++;
+		wake_args(c, r->wake);
 		if (flow)
 			out_printf(c->o, ",\"flow_id\":%" PRIu64, c->flow_id);
-		th->wake.active = false;
 	}
 	OUT_LIT(c->o, "}}");
 }
 
-static void slice_open(struct cj *c, struct cpu *cp, uint64_t ts, uint32_t tid, uint32_t tgid,
-		       const char *comm, bool inferred)
-{
-	struct cpu_slice *s = &cp->cur;
-
-	s->active = true;
-	s->inferred = inferred;
-	s->tid = tid;
-	s->tgid = tgid;
-	memcpy(s->comm, comm, TASK_COMM_LEN);
-	s->comm[TASK_COMM_LEN - 1] = 0;
-	s->start = ts;
-	s->seq = ++c->seq;
-	cp->nwakees = 0;
-}
-
-/*
- * Every event names the task current on its CPU. When that disagrees with
- * the slice we track (start of capture, or lost switches), end the tracked
- * slice and start one for the task the event shows.
- */
-static void cpu_sync(struct cj *c, const struct ev_header *h)
-{
-	struct cpu *cp = cpu_get(c, h->cpu);
-	const struct thread *th;
-
-	if (!cp || (cp->cur.active && cp->cur.tid == h->tid))
-		return;
-	if (cp->cur.active)
-		slice_close(c, cp, h->cpu, h->ts, false, 0, "lost_switch");
-	if (!h->tid)
-		return;
-	th = thread_get(c, h->tid);
-	slice_open(c, cp, h->ts, h->tid, h->tgid, th ? th->comm : "", true);
-}
-
-static bool is_running_state(int64_t s)
-{
-	return s == 0 || s == 0x100;
-}
-
-static void on_switch(struct cj *c, const struct ev_sched_switch *e)
-{
-	struct cpu *cp = cpu_get(c, e->h.cpu);
-	struct thread *prev = thread_get(c, e->prev_pid);
-	struct thread *next = thread_get(c, e->next_pid);
-
-	if (!cp)
-		return;
-	thread_tgid(c, prev, e->prev_tgid, e->h.ts);
-	thread_tgid(c, next, e->next_tgid, e->h.ts);
-	if (prev)
-		set_comm(prev->comm, e->prev_comm);
-	if (next)
-		set_comm(next->comm, e->next_comm);
-	slice_close(c, cp, e->h.cpu, e->h.ts, cp->cur.tid == e->prev_pid, e->prev_state,
-		    cp->cur.tid == e->prev_pid ? NULL : "lost_switch");
-	/*
-	 * A wake-up still waiting when its task leaves the CPU runnable came
-	 * while it was running and changed nothing. One before a sleeping
-	 * switch-out is the usual race (dequeued, not yet switched) and holds.
-	 */
-	if (prev && prev->wake.active && !prev->wake.in_seq && is_running_state(e->prev_state)) {
-		prev->wake.active = false;
-		c->wakeups_not_run++;
-	}
-	if (!next)
-		return;
-	slice_open(c, cp, e->h.ts, e->next_pid, e->next_tgid, e->next_comm, false);
-	if (next->wake.active && !next->wake.in_seq) {
-		next->wake.in_seq = cp->cur.seq;
-		next->wake.in_ts = e->h.ts;
-	}
-}
-
-static void on_wake(struct cj *c, const struct ev_sched_wake *e)
-{
-	struct cpu *cp = cpu_get(c, e->h.cpu);
-	struct thread *th = thread_get(c, e->pid), *waker;
-	struct wake *w;
-
-	if (!cp || !th)
-		return;
-	thread_tgid(c, th, e->tgid, e->h.ts);
-	set_comm(th->comm, e->comm);
-	c->wakeups++;
-	w = &th->wake;
-	if (w->active) {
-		/*
-		 * Running already: this wake-up changes nothing. Still waiting: the
-		 * earlier one did not make it runnable after all (or the task ran
-		 * unseen), and this one is what it will run after.
-		 */
-		c->wakeups_not_run++;
-		if (w->in_seq)
-			return;
-	}
-	memset(w, 0, sizeof(*w));
-	w->active = true;
-	w->ts = e->h.ts;
-	w->waker_cpu = e->h.cpu;
-	w->waker_tid = e->h.tid;
-	if (!e->h.tid) {
-		snprintf(w->waker_comm, sizeof(w->waker_comm), "swapper/%u", e->h.cpu);
-	} else if (cp->cur.active && cp->cur.tid == e->h.tid) {
-		memcpy(w->waker_comm, cp->cur.comm, TASK_COMM_LEN);
-		/* s binds to the slice open at its ts: be strictly inside it */
-		w->flow_ok = e->h.ts > cp->cur.start;
-		w->waker_seq = cp->cur.seq;
-	} else if ((waker = thread_find(c, e->h.tid))) {
-		memcpy(w->waker_comm, waker->comm, TASK_COMM_LEN);
-	}
-	if (!w->flow_ok)
-		return;
-	if (cp->wake_ts != e->h.ts)
-		cp->nwakees = 0;
-	cp->wake_ts = e->h.ts;
-	if (cp->nwakees == cp->capwakees) {
-		size_t cap = cp->capwakees ? cp->capwakees * 2 : 4;
-		uint32_t *p = realloc(cp->wakees, cap * sizeof(*p));
-
-		if (!p) {
-			c->oom = true;
-			return;
-		}
-		cp->wakees = p;
-		cp->capwakees = cap;
-	}
-	cp->wakees[cp->nwakees++] = e->pid;
-}
+static const struct kt_ops kt_ops = {
+    .run_end = on_run_end,
+    .sys_begin = on_sys_begin,
+    .sys_end = on_sys_end,
+    .reuse = on_reuse,
+    .thread_end = on_thread_end,
+};
 
 /* ---- process events ---- */
 
@@ -772,12 +458,8 @@ static void instant_start(struct cj *c, const struct thread *th, uint64_t ts)
 
 static void on_fork(struct cj *c, const struct ev_process_fork *e)
 {
-	struct thread *th = track(c, e->h.tgid, e->h.tid, e->h.ts);
-	struct thread *child = thread_get(c, e->child_pid);
+	struct thread *th = track(c, e->h.tgid, e->h.tid);
 
-	thread_tgid(c, child, e->child_tgid, e->h.ts);
-	if (child)
-		set_comm(child->comm, e->child_comm);
 	if (!th)
 		return;
 	instant_start(c, th, e->h.ts);
@@ -791,21 +473,10 @@ static void on_fork(struct cj *c, const struct ev_process_fork *e)
 
 static void on_exec(struct cj *c, const struct ev_process_exec *e)
 {
-	struct thread *th, *old;
+	struct thread *th = track(c, e->h.tgid, e->pid);
 
-	if (e->old_pid != e->pid) {
-		/*
-		 * A non-leader thread exec'd and took over the tgid as its tid.
-		 * Its execve returns under the new tid: end it on the old track.
-		 */
-		old = thread_find(c, e->old_pid);
-		if (old && old->has_track)
-			sys_close(c, old, e->h.ts, SYS_EXITED, 0);
-	}
-	th = track(c, e->h.tgid, e->pid, e->h.ts);
 	if (!th)
 		return;
-	set_comm(th->comm, e->comm);
 	instant_start(c, th, e->h.ts);
 	OUT_LIT(c->o, "exec ");
 	json_put_esc(c->o, e->filename, strnlen(e->filename, EXEC_FILENAME_LEN));
@@ -820,141 +491,52 @@ static void on_exec(struct cj *c, const struct ev_process_exec *e)
 
 static void on_exit_ev(struct cj *c, const struct ev_process_exit *e)
 {
-	struct thread *th = track(c, e->h.tgid, e->pid, e->h.ts);
+	struct thread *th = track(c, e->h.tgid, e->pid);
 
 	if (!th)
 		return;
-	set_comm(th->comm, e->comm);
-	/* exit/exit_group never return */
-	sys_close(c, th, e->h.ts, SYS_EXITED, 0);
 	instant_start(c, th, e->h.ts);
 	out_printf(c->o, "exit\",\"args\":{\"exit_code\":%d,\"group_dead\":%s}}", e->exit_code,
 		   e->h.flags & EXIT_GROUP_DEAD ? "true" : "false");
-	if (th->wake.active && !th->wake.in_seq) {
-		th->wake.active = false;
-		c->wakeups_not_run++;
-	}
 }
 
-static void on_rename(struct cj *c, const struct ev_task_rename *e)
-{
-	struct thread *th = thread_get(c, e->pid);
-	struct cpu *cp = cpu_get(c, e->h.cpu);
-
-	if (th)
-		set_comm(th->comm, e->newcomm);
-	if (cp && cp->cur.active && cp->cur.tid == e->pid)
-		set_comm(cp->cur.comm, e->newcomm);
-}
-
-/* The CPU slice of a thread that exec'd from a non-leader keeps going under its new tid. */
-static void exec_retid(struct cj *c, const struct ev_process_exec *e)
-{
-	struct cpu *cp = cpu_get(c, e->h.cpu);
-
-	if (e->old_pid != e->pid && cp && cp->cur.active && cp->cur.tid == e->old_pid)
-		cp->cur.tid = e->pid;
-}
-
+/*
+ * threadstate writes the CPU slices and syscalls (through the callbacks
+ * above); the instants are written after it, so a syscall that ends at an
+ * exit comes first.
+ */
 static void on_event(struct cj *c, const struct ev_header *h)
 {
 	if (h->ts > c->last_ts)
 		c->last_ts = h->ts;
+	if (!threadstate_uses(h))
+		/* goroutines are drawn by chrome_json_go.c; future records not at all */
+		return;
+	cpu_seen(c, h->cpu);
+	if (threadstate_event(c->ks, h)) {
+		c->oom = true;
+		return;
+	}
 	switch (h->type) {
-	case EV_SCHED_SWITCH:
-		if (h->size >= sizeof(struct ev_sched_switch))
-			on_switch(c, (const void *)h);
-		return;
-	case EV_SCHED_WAKING:
-	case EV_SCHED_WAKEUP_NEW:
-		if (h->size < sizeof(struct ev_sched_wake))
-			return;
-		cpu_sync(c, h);
-		on_wake(c, (const void *)h);
-		return;
 	case EV_PROCESS_FORK:
-		if (h->size < sizeof(struct ev_process_fork))
-			return;
-		cpu_sync(c, h);
 		on_fork(c, (const void *)h);
 		return;
 	case EV_PROCESS_EXEC:
-		if (h->size < sizeof(struct ev_process_exec))
-			return;
-		exec_retid(c, (const void *)h);
-		cpu_sync(c, h);
 		on_exec(c, (const void *)h);
 		return;
 	case EV_PROCESS_EXIT:
-		if (h->size < sizeof(struct ev_process_exit))
-			return;
-		cpu_sync(c, h);
 		on_exit_ev(c, (const void *)h);
 		return;
 	case EV_SYS_ENTER:
-		if (h->size < sizeof(struct ev_sys_enter))
-			return;
-		cpu_sync(c, h);
-		on_sys_enter(c, (const void *)h);
-		return;
 	case EV_SYS_EXIT:
-		if (h->size < sizeof(struct ev_sys_exit))
-			return;
-		cpu_sync(c, h);
-		on_sys_exit(c, (const void *)h);
-		return;
-	case EV_TASK_RENAME:
-		if (h->size < sizeof(struct ev_task_rename))
-			return;
-		cpu_sync(c, h);
-		on_rename(c, (const void *)h);
+		track(c, h->tgid, h->tid);
 		return;
 	default:
-		/* goroutines are drawn by chrome_json_go.c; future records not at all */
 		return;
 	}
 }
 
 /* ---- end of capture ---- */
-
-static int cmp_thread(const void *a, const void *b)
-{
-	const struct thread *x = *(struct thread *const *)a, *y = *(struct thread *const *)b;
-
-	return x->tid < y->tid ? -1 : x->tid > y->tid;
-}
-
-/* Closes what is still open, in a fixed order so the output is stable. */
-static void finish(struct cj *c, uint64_t end)
-{
-	struct thread **v;
-	size_t i, n = 0;
-
-	for (i = 0; i < c->ncpus; i++)
-		slice_close(c, &c->cpus[i], i, end, false, 0, "unfinished");
-	v = malloc((c->thr_n ? c->thr_n : 1) * sizeof(*v));
-	if (!v) {
-		c->oom = true;
-		return;
-	}
-	for (i = 0; i < c->thr_cap; i++)
-		if (c->thr[i])
-			v[n++] = c->thr[i];
-	qsort(v, n, sizeof(*v), cmp_thread);
-	for (i = 0; i < n; i++) {
-		struct thread *th = v[i];
-
-		if (th->sys_open)
-			sys_close(c, th, end, SYS_UNFINISHED, 0);
-		if (th->wake.active) {
-			th->wake.active = false;
-			c->wakeups_not_run++;
-		}
-		if (th->has_track && th->lazy_name)
-			name_lazy(c, th);
-	}
-	free(v);
-}
 
 static const char *const drop_names[EV_KERNEL_MAX] = {
     [EV_SCHED_SWITCH] = "sched_switch",
@@ -980,6 +562,7 @@ static void meta_kv(struct cj *c, const char *key, const char *val)
 static void write_metadata(struct cj *c, uint64_t end)
 {
 	const struct ctr_info *in = c->info;
+	const struct kt_stats *st = threadstate_stats(c->ks);
 	int i, n = 0;
 
 	out_printf(c->o,
@@ -1004,12 +587,13 @@ static void write_metadata(struct cj *c, uint64_t end)
 		   ",\n\"cpu_track_pid\":%u",
 		   in->clean_end ? "true" : "false", in->end_reason, in->truncated_blocks,
 		   in->late_events, in->start_ts, end, in->realtime_offset_ns, CPU_PID);
+	/* Every wake-up is shown with the slice it led to, or did not run. */
 	out_printf(c->o,
 		   ",\n\"wakeups\":%" PRIu64 ",\n\"wakeup_flows\":%" PRIu64
 		   ",\n\"wakeups_without_flow\":%" PRIu64 ",\n\"wakeups_not_run\":%" PRIu64
 		   ",\n\"syscalls_lost_exit\":%" PRIu64 ",\n\"syscall_exits_unmatched\":%" PRIu64,
-		   c->wakeups, c->wakeup_flows, c->wakeups - c->wakeup_flows, c->wakeups_not_run,
-		   c->sys_lost_exit, c->sys_exit_unmatched);
+		   st->wakeups, c->wakeup_flows, st->wakeups - c->wakeup_flows,
+		   st->wakeups - c->wakeups_shown, st->sys_lost_exit, st->sys_exit_unmatched);
 	if (c->go)
 		cjgo_metadata(c->go);
 	OUT_LIT(c->o, "\n}}\n");
@@ -1017,15 +601,14 @@ static void write_metadata(struct cj *c, uint64_t end)
 
 static void cj_free(struct cj *c)
 {
-	size_t i;
+	size_t it = 0;
+	uint64_t v;
 
-	for (i = 0; i < c->thr_cap; i++)
-		free(c->thr[i]);
-	free(c->thr);
-	free(c->procs);
-	for (i = 0; i < c->ncpus; i++)
-		free(c->cpus[i].wakees);
-	free(c->cpus);
+	while (idmap_next(&c->thr, &it, NULL, &v))
+		free((void *)(uintptr_t)v);
+	idmap_free(&c->thr);
+	idmap_free(&c->procs);
+	threadstate_free(c->ks);
 	cjgo_free(c->go);
 }
 
@@ -1053,8 +636,8 @@ int chrome_json_write(struct ctr_reader *r, struct out *o)
 
 	c.machine = c.info->machine ? c.info->machine : "";
 	c.ncpus = c.info->ncpus < MAX_CPUS ? c.info->ncpus : MAX_CPUS;
-	c.cpus = calloc(c.ncpus ? c.ncpus : 1, sizeof(*c.cpus));
-	if (!c.cpus) {
+	c.ks = threadstate_new(r, &kt_ops, &c);
+	if (!c.ks) {
 		errmsg("json: out of memory");
 		return -1;
 	}
@@ -1088,7 +671,8 @@ int chrome_json_write(struct ctr_reader *r, struct out *o)
 	if (end < c.info->start_ts)
 		end = c.info->start_ts;
 	if (!c.oom && !out_error(o)) {
-		finish(&c, end);
+		/* Closes what is still open, in a fixed order so the output is stable. */
+		threadstate_finish(c.ks, end);
 		if (c.go)
 			cjgo_finish(c.go, end);
 		write_metadata(&c, end);

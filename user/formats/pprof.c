@@ -19,8 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "capture/names.h"
+#include "lib/idmap.h"
 #include "model/gostate.h"
 #include "model/gostack.h"
+#include "model/threadstate.h"
 #include "lib/output.h"
 #include "lib/pbwriter.h"
 #include "formats/pprof.h"
@@ -394,7 +397,6 @@ struct thr {
 	long sys; /* syscall it is in, -1 none */
 	long out_sys;
 	char comm[TASK_COMM_LEN];
-	struct thr *next;
 };
 
 struct gblk {
@@ -408,7 +410,9 @@ struct ctx {
 	struct ctr_reader *r;
 	const struct ctr_info *in;
 	struct pp thr_prof, go_prof;
-	struct thr *thr[NB];
+	struct threadstate *ks;
+	struct idmap thr; /* tid -> struct thr * */
+	bool oom;
 	uint32_t *traced;
 	size_t ntraced, traced_cap;
 	uint64_t end_ts;
@@ -425,91 +429,152 @@ static bool traced(struct ctx *c, uint32_t tgid)
 
 static struct thr *thr_get(struct ctx *c, uint32_t tid)
 {
-	unsigned int b = (tid * 2654435761u) >> 20 & (NB - 1);
-	struct thr *t;
+	struct thr *t = idmap_get_ptr(&c->thr, tid);
 
-	for (t = c->thr[b]; t; t = t->next)
-		if (t->tid == tid)
-			return t;
+	if (t)
+		return t;
 	t = calloc(1, sizeof(*t));
-	if (!t)
+	if (!t || idmap_put_ptr(&c->thr, tid, t)) {
+		free(t);
+		c->oom = true;
 		return NULL;
+	}
 	t->tid = tid;
 	t->sys = -1;
-	t->next = c->thr[b];
-	c->thr[b] = t;
 	return t;
-}
-
-static const char *state_name(int64_t s)
-{
-	switch (s & 0xff) {
-	case 0:
-		return "R";
-	case 1:
-		return "S";
-	case 2:
-		return "D";
-	case 4:
-	case 8:
-		return "T";
-	case 0x40:
-		return "P";
-	case 0x80:
-		return "I";
-	default:
-		return "?";
-	}
 }
 
 static void thr_sample(struct ctx *c, struct thr *t, uint64_t ts)
 {
 	struct pp *p = &c->thr_prof;
 	struct pp_sample k;
-	const char *sname = NULL;
-	char leaf[80];
+	char leaf[80], sb[32];
+	const char *state = sched_state_name(t->out_state, sb, sizeof(sb));
+	const char *sname = t->out_sys >= 0 ? syscall_name(c->in->machine, t->out_sys) : NULL;
 
 	if (!t->out_ts || ts < t->out_ts || !traced(c, t->tgid)) {
 		t->out_ts = 0;
 		return;
 	}
 	memset(&k, 0, sizeof(k));
-	if (t->out_sys >= 0)
-		sname = syscall_name(c->in->machine, t->out_sys);
-	if (t->out_sys >= 0 && sname)
+	if (sname)
 		snprintf(leaf, sizeof(leaf), "syscall:%s", sname);
 	else if (t->out_sys >= 0)
 		snprintf(leaf, sizeof(leaf), "syscall:%ld", t->out_sys);
-	else if (!(t->out_state & 0xff))
+	else if (sched_state_running(t->out_state))
 		snprintf(leaf, sizeof(leaf), "(preempted)");
 	else
-		snprintf(leaf, sizeof(leaf), "(outside a syscall, state %s)",
-			 state_name(t->out_state));
+		snprintf(leaf, sizeof(leaf), "(outside a syscall, state %s)", state);
 	k.loc[k.nloc++] = pp_loc(p, c->r, 0, 0, leaf);
 	k.loc[k.nloc++] = pp_loc(p, c->r, 0, 0, t->comm[0] ? t->comm : "?");
 	label_num(p, &k, "pid", t->tgid);
 	label_num(p, &k, "tid", t->tid);
-	label_str(p, &k, "state", state_name(t->out_state));
+	label_str(p, &k, "state", state);
 	pp_add(p, &k, 1, ts - t->out_ts);
 	c->thr_samples++;
 	t->out_ts = 0;
 }
 
-static void on_sched(struct ctx *c, const struct ev_sched_switch *e)
+/* A switch-out starts an off-CPU stretch, unless it is the thread's last (dead, zombie). */
+static void thr_run_end(void *ctx, const struct kt_run *r)
+{
+	struct ctx *c = ctx;
+	struct thr *t;
+
+	if (r->how != KT_RUN_SWITCH || !(t = thr_get(c, r->tid)))
+		return;
+	t->tgid = r->tgid;
+	t->out_ts = r->state & 0x30 ? 0 : r->end;
+	t->out_state = r->state;
+	t->out_sys = t->sys;
+	memcpy(t->comm, r->thread ? r->thread->comm : r->comm, sizeof(t->comm));
+	t->comm[sizeof(t->comm) - 1] = 0;
+}
+
+/* ... and the next switch-in ends it. */
+static void thr_run_begin(void *ctx, const struct kt_run *r)
+{
+	struct ctx *c = ctx;
+	struct thr *t;
+
+	if (!r->inferred && (t = thr_get(c, r->tid)))
+		thr_sample(c, t, r->start);
+}
+
+static void thr_sys_begin(void *ctx, struct kt_sys *sc)
+{
+	struct ctx *c = ctx;
+	struct thr *t = thr_get(c, sc->tid);
+
+	if (t)
+		t->sys = sc->id;
+}
+
+/* A thread that exits inside exit_group is still in it until its last switch. */
+static void thr_sys_end(void *ctx, const struct kt_sys *sc)
+{
+	struct ctx *c = ctx;
+	struct thr *t = thr_get(c, sc->tid);
+
+	if (t && sc->end != KT_SYS_EXITED)
+		t->sys = -1;
+}
+
+static const struct kt_ops thr_ops = {
+    .run_begin = thr_run_begin,
+    .run_end = thr_run_end,
+    .sys_begin = thr_sys_begin,
+    .sys_end = thr_sys_end,
+};
+
+static int thr_event(struct ctx *c, const struct ev_header *h)
 {
 	struct thr *t;
 
-	/* A thread's last switch (dead, zombie) starts no off-CPU stretch. */
-	if (e->prev_pid && (t = thr_get(c, e->prev_pid))) {
-		t->tgid = e->prev_tgid;
-		t->out_ts = e->prev_state & 0x30 ? 0 : e->h.ts;
-		t->out_state = e->prev_state;
-		t->out_sys = t->sys;
-		memcpy(t->comm, e->prev_comm, sizeof(t->comm));
-		t->comm[sizeof(t->comm) - 1] = 0;
-	}
-	if (e->next_pid && (t = thr_get(c, e->next_pid)))
-		thr_sample(c, t, e->h.ts);
+	if (threadstate_event(c->ks, h))
+		return -1;
+	/* An exited thread is not off-CPU any more. */
+	if (h->type == EV_PROCESS_EXIT &&
+	    (t = thr_get(c, ((const struct ev_process_exit *)h)->pid)))
+		t->out_ts = 0;
+	return c->oom ? -1 : 0;
+}
+
+static int cmp_thr_tid(const void *a, const void *b)
+{
+	const struct thr *x = *(struct thr *const *)a, *y = *(struct thr *const *)b;
+
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+/* Threads still off-CPU at the end: until the end. */
+static int thr_finish(struct ctx *c)
+{
+	struct thr **v = malloc((idmap_count(&c->thr) + 1) * sizeof(*v));
+	size_t n = 0, it = 0;
+	uint64_t val;
+
+	if (!v)
+		return -1;
+	while (idmap_next(&c->thr, &it, NULL, &val))
+		if (((struct thr *)(uintptr_t)val)->out_ts)
+			v[n++] = (struct thr *)(uintptr_t)val;
+	qsort(v, n, sizeof(*v), cmp_thr_tid);
+	for (size_t i = 0; i < n; i++)
+		thr_sample(c, v[i], c->end_ts);
+	free(v);
+	return 0;
+}
+
+static void thr_free(struct ctx *c)
+{
+	size_t it = 0;
+	uint64_t val;
+
+	while (idmap_next(&c->thr, &it, NULL, &val))
+		free((void *)(uintptr_t)val);
+	idmap_free(&c->thr);
+	threadstate_free(c->ks);
 }
 
 static bool system_goroutine(const struct gs_gor *g)
@@ -629,13 +694,7 @@ static struct ctx *ctx_open(const char *capture)
 
 static void ctx_free(struct ctx *c)
 {
-	for (int b = 0; b < NB; b++)
-		while (c->thr[b]) {
-			struct thr *t = c->thr[b];
-
-			c->thr[b] = t->next;
-			free(t);
-		}
+	thr_free(c);
 	pp_free(&c->thr_prof);
 	pp_free(&c->go_prof);
 	free(c->traced);
@@ -661,36 +720,14 @@ static int find_traced(struct ctx *c)
 	return e < 0 ? read_failed(c) : 0;
 }
 
-/* Threads: the syscall each is in, and its off-CPU stretches. */
-static void on_record(struct ctx *c, const struct ev_header *h)
-{
-	struct thr *t;
-
-	switch (h->type) {
-	case EV_SCHED_SWITCH:
-		on_sched(c, (const struct ev_sched_switch *)h);
-		break;
-	case EV_SYS_ENTER:
-		if ((t = thr_get(c, h->tid)))
-			t->sys = ((const struct ev_sys_enter *)h)->id;
-		break;
-	case EV_SYS_EXIT:
-		if ((t = thr_get(c, h->tid)))
-			t->sys = -1;
-		break;
-	case EV_PROCESS_EXIT:
-		if ((t = thr_get(c, ((const struct ev_process_exit *)h)->pid)))
-			t->out_ts = 0;
-		break;
-	}
-}
-
 /* Fills both profiles from the capture; gs is NULL without Go processes. */
 static int collect(struct ctx *c, struct gostate *gs)
 {
 	const struct ev_header *h;
 	int e;
 
+	if (!(c->ks = threadstate_new(c->r, &thr_ops, c)))
+		return out_of_memory();
 	if (ctr_rewind(c->r))
 		return read_failed(c);
 	while ((e = ctr_next(c->r, &h)) > 0) {
@@ -698,17 +735,15 @@ static int collect(struct ctx *c, struct gostate *gs)
 			c->end_ts = h->ts;
 		if (gs)
 			gostate_event(gs, h);
-		on_record(c, h);
+		if (thr_event(c, h))
+			return out_of_memory();
 	}
 	if (e < 0)
 		return read_failed(c);
 	if (c->in->end_ts > c->end_ts)
 		c->end_ts = c->in->end_ts;
-	/* Threads still off-CPU at the end: until the end. */
-	for (int b = 0; b < NB; b++)
-		for (struct thr *t = c->thr[b]; t; t = t->next)
-			if (t->out_ts)
-				thr_sample(c, t, c->end_ts);
+	if (thr_finish(c))
+		return out_of_memory();
 	if (gs)
 		gostate_finish(gs, c->end_ts);
 	return 0;

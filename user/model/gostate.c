@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "capture/names.h"
 #include "go/go_offsets.h"
 #include "model/gostate.h"
 
@@ -150,16 +151,13 @@ static const char *blocked_label(struct gostate *s, int minor, uint16_t reason)
 
 static const char *syscall_label(struct gostate *s, long id)
 {
-	const char *name = syscall_name(ctr_info(s->r)->machine, id);
-	char buf[96];
+	char buf[96], num[32];
 
 	if (id < 0 || id >= MAX_SYSCALL)
 		return "Syscall";
 	if (!s->syscall_label[id]) {
-		if (name)
-			snprintf(buf, sizeof(buf), "Syscall: %s", name);
-		else
-			snprintf(buf, sizeof(buf), "Syscall: sys_%ld", id);
+		snprintf(buf, sizeof(buf), "Syscall: %s",
+			 syscall_name_buf(ctr_info(s->r)->machine, id, num, sizeof(num)));
 		s->syscall_label[id] = strdup(buf);
 	}
 	return s->syscall_label[id] ? s->syscall_label[id] : "Syscall";

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "go/go_offsets.h"
+#include "capture/names.h"
 #include "model/gostate.h"
+#include "model/threadstate.h"
 #include "report/report.h"
 #include "lib/util.h"
 
@@ -38,6 +40,7 @@ struct rg {
 struct rstate {
 	struct report *rp;
 	struct gostate *gs;
+	struct threadstate *ks;
 	struct rp_thread *thr[TBUCKETS];
 	struct rp_proc *proc[TBUCKETS];
 	struct rp_ggroup *gg[TBUCKETS];
@@ -285,7 +288,7 @@ static struct rp_stack *stack_get(struct rstate *s, enum rp_reason reason, uint3
 static struct rp_syscall *sys_get(struct rstate *s, long id, bool runtime)
 {
 	struct rp_syscall *sc;
-	const char *name;
+	char num[32];
 
 	if (id < 0 || id >= MAX_SYSCALL_ID)
 		return NULL;
@@ -296,11 +299,8 @@ static struct rp_syscall *sys_get(struct rstate *s, long id, bool runtime)
 		return NULL;
 	sc->id = id;
 	sc->runtime = runtime;
-	name = syscall_name(s->rp->info->machine, id);
-	if (name)
-		snprintf(sc->name, sizeof(sc->name), "%s", name);
-	else
-		snprintf(sc->name, sizeof(sc->name), "sys_%ld", id);
+	snprintf(sc->name, sizeof(sc->name), "%s",
+		 syscall_name_buf(s->rp->info->machine, id, num, sizeof(num)));
 	s->sys[runtime][id] = sc;
 	return sc;
 }
@@ -345,6 +345,7 @@ static const char *thread_name(struct rp_thread *t)
 	return t->comm[0] ? t->comm : "?";
 }
 
+/* What ran on this CPU since its last switch (or the start): CPU use and contention. */
 static void on_switch(struct rstate *s, const struct ev_sched_switch *e)
 {
 	struct report *rp = s->rp;
@@ -358,7 +359,6 @@ static void on_switch(struct rstate *s, const struct ev_sched_switch *e)
 	if (e->next_pid)
 		next = thr_get(s, e->next_pid, e->next_tgid);
 
-	/* What ran on this CPU since its last switch (or the start). */
 	if (cpu) {
 		uint64_t dur = ts > cpu->since ? ts - cpu->since : 0;
 
@@ -381,69 +381,129 @@ static void on_switch(struct rstate *s, const struct ev_sched_switch *e)
 		cpu->cur_tid = e->next_pid;
 		cpu->cur_tgid = e->next_tgid;
 	}
-
-	if (prev) {
+	if (prev)
 		snprintf(prev->comm, sizeof(prev->comm), "%s", e->prev_comm);
-		/* A wake-up seen while it was still running needs no CPU. */
-		if (prev->wake_ts) {
-			prev->wake_ts = 0;
-			prev->wake_edge = NULL;
-		}
-		prev->on = false;
-		prev->seen_out = true;
-		prev->out_ts = ts;
-		prev->switches++;
-		prev->preempt_ts = 0;
-		set_waiting(s, prev, false, ts);
-		/* 0: runnable (yield); 0x100: preempted. Either way it waits for a CPU. */
-		if ((e->prev_state == 0 || e->prev_state == 0x100) && !prev->exit_ts) {
-			prev->preempts++;
-			prev->preempt_ts = ts;
-			set_waiting(s, prev, true, ts);
-		}
-	}
-	if (next) {
+	if (next)
 		snprintf(next->comm, sizeof(next->comm), "%s", e->next_comm);
-		if (next->seen_out && ts >= next->out_ts)
-			next->off_cpu += ts - next->out_ts;
-		if (next->wake_ts && ts >= next->wake_ts) {
-			uint64_t lat = ts - next->wake_ts;
-
-			hist_add(&next->runqlat, lat);
-			next->runnable += lat;
-			if (next->wake_edge)
-				hist_add(&next->wake_edge->lat, lat);
-		} else if (next->preempt_ts && ts >= next->preempt_ts) {
-			next->runnable += ts - next->preempt_ts;
-		}
-		next->wake_ts = 0;
-		next->wake_edge = NULL;
-		next->preempt_ts = 0;
-		set_waiting(s, next, false, ts);
-		next->on = true;
-		next->in_ts = ts;
-	}
 }
 
 static void on_wake(struct rstate *s, const struct ev_sched_wake *e)
 {
 	struct rp_thread *w = thr_get(s, e->pid, e->tgid);
-	struct rp_thread *waker = e->h.tid ? thr_get(s, e->h.tid, e->h.tgid) : NULL;
 
-	if (!w)
-		return;
-	if (!w->comm[0])
+	if (e->h.tid)
+		thr_get(s, e->h.tid, e->h.tgid);
+	if (w && !w->comm[0])
 		snprintf(w->comm, sizeof(w->comm), "%s", e->comm);
-	if (w->on || w->wake_ts)
+}
+
+/* ---- threadstate: switch-outs, switch-ins, wake-ups, syscalls ---- */
+
+static void kt_run_end(void *ctx, const struct kt_run *r)
+{
+	struct rstate *s = ctx;
+	struct rp_thread *prev;
+
+	if (r->how != KT_RUN_SWITCH || !(prev = thr_get(s, r->tid, r->tgid)))
 		return;
-	w->wake_ts = e->h.ts;
+	prev->on = false;
+	prev->seen_out = true;
+	prev->out_ts = r->end;
+	prev->switches++;
+	prev->preempt_ts = 0;
+	set_waiting(s, prev, false, r->end);
+	/* Runnable (yield) or preempted: either way it waits for a CPU. */
+	if (sched_state_running(r->state) && !prev->exit_ts) {
+		prev->preempts++;
+		prev->preempt_ts = r->end;
+		set_waiting(s, prev, true, r->end);
+	}
+}
+
+static void kt_run_begin(void *ctx, const struct kt_run *r)
+{
+	struct rstate *s = ctx;
+	struct rp_thread *next;
+	uint64_t ts = r->start;
+
+	if (r->inferred || !(next = thr_get(s, r->tid, r->tgid)))
+		return;
+	if (next->seen_out && ts >= next->out_ts)
+		next->off_cpu += ts - next->out_ts;
+	if (r->wake && ts >= r->wake->ts) {
+		uint64_t lat = ts - r->wake->ts;
+
+		hist_add(&next->runqlat, lat);
+		next->runnable += lat;
+		if (next->wake_edge)
+			hist_add(&next->wake_edge->lat, lat);
+	} else if (next->preempt_ts && ts >= next->preempt_ts) {
+		next->runnable += ts - next->preempt_ts;
+	}
+	next->wake_edge = NULL;
+	next->preempt_ts = 0;
+	set_waiting(s, next, false, ts);
+	next->on = true;
+	next->in_ts = ts;
+}
+
+static void kt_wake(void *ctx, const struct kt_wake *kw)
+{
+	struct rstate *s = ctx;
+	struct rp_thread *w, *waker = NULL;
+
+	if (kw->state != KT_WAKE_PENDING || !(w = thr_get(s, kw->tid, kw->tgid)))
+		return;
+	if (kw->waker_tid)
+		waker = thr_get(s, kw->waker_tid, kw->waker_tgid);
 	w->wakeups++;
 	w->wake_edge = NULL;
 	if (is_target(s, w->tgid) || (waker && is_target(s, waker->tgid)))
 		w->wake_edge = edge_get(s, thread_name(waker), thread_name(w), false);
 	if (w->wake_edge)
 		w->wake_edge->count++;
-	set_waiting(s, w, true, e->h.ts);
+	set_waiting(s, w, true, kw->ts);
+}
+
+static void kt_wake_end(void *ctx, const struct kt_wake *kw)
+{
+	struct rstate *s = ctx;
+	struct rp_thread *w;
+
+	/* Ran: kt_run_begin measured it. */
+	if (kw->state != KT_WAKE_RAN && (w = thr_get(s, kw->tid, kw->tgid)))
+		w->wake_edge = NULL;
+}
+
+static void kt_sys_begin(void *ctx, struct kt_sys *sc)
+{
+	struct rstate *s = ctx;
+	struct rp_thread *t;
+
+	if (!is_target(s, sc->tgid) || !(t = thr_get(s, sc->tid, sc->tgid)))
+		return;
+	/* gostate's transition, right after this, says if a goroutine made it. */
+	t->sc_go = false;
+}
+
+static void kt_sys_end(void *ctx, const struct kt_sys *sc)
+{
+	struct rstate *s = ctx;
+	struct rp_thread *t;
+	struct rp_syscall *rs;
+	struct rp_proc *p;
+
+	/* Only whole calls count: entered in the capture, left by their own exit. */
+	if (sc->end != KT_SYS_RET || sc->exit_id != sc->id || sc->exit_ts < sc->enter_ts ||
+	    !is_target(s, sc->tgid) || !(t = thr_get(s, sc->tid, sc->tgid)))
+		return;
+	p = proc_get(s, sc->tgid);
+	rs = sys_get(s, sc->id, p && p->go && !t->sc_go);
+	if (rs) {
+		hist_add(&rs->lat, sc->exit_ts - sc->enter_ts);
+		if (sc->ret < 0)
+			rs->errors++;
+	}
 }
 
 static void mark_target(struct rstate *s, uint32_t tgid)
@@ -500,7 +560,6 @@ static void on_event(struct rstate *s, const struct ev_header *h)
 
 		if (t) {
 			t->exit_ts = h->ts;
-			t->wake_ts = 0;
 			t->preempt_ts = 0;
 			set_waiting(s, t, false, h->ts);
 		}
@@ -512,48 +571,13 @@ static void on_event(struct rstate *s, const struct ev_header *h)
 		}
 		break;
 	}
-	case EV_SYS_ENTER: {
-		const struct ev_sys_enter *e = (const void *)h;
-		struct rp_thread *t;
-
+	case EV_SYS_ENTER:
+	case EV_SYS_EXIT:
+		/* threadstate pairs them (kt_sys_end); this marks the targets. */
 		mark_target(s, h->tgid);
-		if (!is_target(s, h->tgid))
-			break;
-		t = thr_get(s, h->tid, h->tgid);
-		if (t) {
-			t->sc_id = e->id;
-			t->sc_ts = h->ts;
-			/* gostate's transition, right after this, says if a goroutine made it. */
-			t->sc_go = false;
-		}
+		if (is_target(s, h->tgid))
+			thr_get(s, h->tid, h->tgid);
 		break;
-	}
-	case EV_SYS_EXIT: {
-		const struct ev_sys_exit *e = (const void *)h;
-		struct rp_thread *t;
-		struct rp_syscall *sc;
-		struct rp_proc *p;
-
-		mark_target(s, h->tgid);
-		if (!is_target(s, h->tgid))
-			break;
-		t = thr_get(s, h->tid, h->tgid);
-		/* A call in flight at the start has no enter: not measured. */
-		if (!t || !t->sc_ts || t->sc_id != e->id || h->ts < t->sc_ts) {
-			if (t)
-				t->sc_ts = 0;
-			break;
-		}
-		p = proc_get(s, h->tgid);
-		sc = sys_get(s, e->id, p && p->go && !t->sc_go);
-		if (sc) {
-			hist_add(&sc->lat, h->ts - t->sc_ts);
-			if (e->ret < 0)
-				sc->errors++;
-		}
-		t->sc_ts = 0;
-		break;
-	}
 	default:
 		if ((h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT) || h->type == REC_GO_G ||
 		    h->type == REC_GO_PROC) {
@@ -739,15 +763,11 @@ static void go_transition(void *ctx, const struct gs_trans *t)
 		x->stack = stack_get(s, x->reason, t->g->tgid, t->stack, t->nstack, NULL);
 		break;
 	case GS_SYSCALL: {
-		char label[160];
-		const char *name = syscall_name(s->rp->info->machine, t->syscall);
-		char nb[24];
+		char label[160], num[32];
 
-		if (!name) {
-			snprintf(nb, sizeof(nb), "sys_%ld", t->syscall);
-			name = nb;
-		}
-		snprintf(label, sizeof(label), "%s in %s", name, x->grp->func);
+		snprintf(label, sizeof(label), "%s in %s",
+			 syscall_name_buf(s->rp->info->machine, t->syscall, num, sizeof(num)),
+			 x->grp->func);
 		x->reason = RB_SYSCALL;
 		x->stack = stack_get(s, RB_SYSCALL, t->g->tgid, NULL, 0, label);
 		if (t->tid) {
@@ -1180,6 +1200,14 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 	    .transition = go_transition,
 	    .destroy = go_destroy,
 	};
+	static const struct kt_ops kops = {
+	    .run_begin = kt_run_begin,
+	    .run_end = kt_run_end,
+	    .wake = kt_wake,
+	    .wake_end = kt_wake_end,
+	    .sys_begin = kt_sys_begin,
+	    .sys_end = kt_sys_end,
+	};
 	const struct ev_header *h;
 	struct rstate *s;
 	uint64_t first = 0, last = 0;
@@ -1202,8 +1230,11 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 	rp->priv = s;
 	s->rp = rp;
 	s->gs = gostate_new(r, &ops, s);
-	if (!s->gs || ctr_rewind(r)) {
-		errmsg("%s: %s", path, s->gs ? ctr_error(r) : "out of memory");
+	s->ks = threadstate_new(r, &kops, s);
+	if (s->ks)
+		threadstate_set_wake_policy(s->ks, KT_WAKES_OFF_CPU);
+	if (!s->gs || !s->ks || ctr_rewind(r)) {
+		errmsg("%s: %s", path, s->gs && s->ks ? ctr_error(r) : "out of memory");
 		return -1;
 	}
 	/* The span: from the earlier of the start meta and the first event. */
@@ -1219,6 +1250,9 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 		}
 		last = h->ts;
 		on_event(s, h);
+		/* Thread state first: a syscall's end must not see the next goroutine's. */
+		if (threadstate_event(s->ks, h))
+			s->oom = true;
 		gostate_event(s->gs, h);
 		if (s->oom)
 			break;
@@ -1232,6 +1266,7 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 	if (rp->end < rp->start)
 		rp->end = rp->start;
 	rp->repairs = gostate_repairs(s->gs);
+	threadstate_finish(s->ks, rp->end);
 	gostate_finish(s->gs, rp->end);
 	if (s->oom || finalize(s)) {
 		errmsg("out of memory while building the report");
@@ -1258,6 +1293,7 @@ void report_free(struct report *rp)
 
 	if (s) {
 		gostate_free(s->gs);
+		threadstate_free(s->ks);
 		for (int b = 0; b < TBUCKETS; b++) {
 			while (s->thr[b]) {
 				struct rp_thread *t = s->thr[b];
