@@ -452,7 +452,7 @@ def test_convert_formats(tmp):
     convert(ctr, tmp / "c2.out", "--format", "perfetto")
     check((tmp / "c2.out").read_bytes()[:1] == b"\x0a", "--format perfetto not a Trace")
     # Without -o the name is the input's with the format's own extension.
-    for fmt, ext in (("text", ".txt"), ("go", ".gotrace"), ("json", ".json"),
+    for fmt, ext in (("text", ".txt"), ("json", ".json"),
                      ("perfetto", ".pftrace")):
         r = ctrace("convert", ctr, "--format", fmt, cwd=tmp)
         check(r.returncode == 0, f"convert --format {fmt}: {r.stderr}")
