@@ -14,6 +14,7 @@
 #include <zlib.h>
 #include "capture/capture.h"
 #include "capture/capture_format.h"
+#include "lib/idmap.h"
 
 /* Safety valve if a capture has no watermarks: emit the oldest beyond this. */
 #define HEAP_MAX (4u << 20)
@@ -55,10 +56,8 @@ struct ctr_reader {
 	struct meta_kv *meta;
 	size_t nmeta;
 
-	/* task table: open addressing by tid, then a sorted view */
-	struct ctr_task *tasks;
-	size_t ntasks, cap;
-	struct ctr_task **sorted;
+	struct idmap tasks;	  /* tid -> struct ctr_task * */
+	struct ctr_task **sorted; /* by tgid, then tid */
 
 	/* streaming state */
 	unsigned char *zbuf;
@@ -86,15 +85,6 @@ static void set_err(struct ctr_reader *r, const char *fmt, ...)
 
 /* ---- task table ---- */
 
-static size_t task_slot(struct ctr_reader *r, uint32_t tid)
-{
-	size_t i = (tid * 2654435761u) & (r->cap - 1);
-
-	while (r->tasks[i].tid != tid && r->tasks[i].tid != 0)
-		i = (i + 1) & (r->cap - 1);
-	return i;
-}
-
 /* tid 0 is the idle task and is never stored. */
 static struct ctr_task *task_get(struct ctr_reader *r, uint32_t tid, uint32_t tgid, uint64_t ts)
 {
@@ -102,28 +92,16 @@ static struct ctr_task *task_get(struct ctr_reader *r, uint32_t tid, uint32_t tg
 
 	if (!tid)
 		return NULL;
-	if ((r->ntasks + 1) * 2 > r->cap) {
-		struct ctr_task *old = r->tasks;
-		size_t ocap = r->cap;
-
-		r->cap = ocap ? ocap * 2 : 1024;
-		r->tasks = calloc(r->cap, sizeof(*r->tasks));
-		if (!r->tasks) {
-			r->tasks = old;
-			r->cap = ocap;
+	t = idmap_get_ptr(&r->tasks, tid);
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t || idmap_put_ptr(&r->tasks, tid, t)) {
+			free(t);
 			return NULL;
 		}
-		for (size_t i = 0; i < ocap; i++)
-			if (old[i].tid)
-				r->tasks[task_slot(r, old[i].tid)] = old[i];
-		free(old);
-	}
-	t = &r->tasks[task_slot(r, tid)];
-	if (!t->tid) {
 		t->tid = tid;
 		t->tgid = tgid ? tgid : tid;
 		t->first_ts = ts;
-		r->ntasks++;
 	}
 	if (tgid && t->tgid != tgid)
 		t->tgid = tgid;
@@ -482,12 +460,10 @@ static void scan_fork(struct ctr_reader *r, const struct ev_process_fork *e)
 	const struct ctr_task *p;
 	struct ctr_task *t;
 
-	task_get(r, e->parent_pid, e->parent_tgid, e->h.ts);
+	p = task_get(r, e->parent_pid, e->parent_tgid, e->h.ts);
 	t = task_get(r, e->child_pid, e->child_tgid, e->h.ts);
 	if (!t)
 		return;
-	/* Found again: adding the child may have grown (moved) the table. */
-	p = ctr_task_find(r, e->parent_pid);
 	t->first_ts = e->h.ts;
 	t->ppid = e->child_tgid == e->parent_tgid ? (p ? p->ppid : 0) : e->parent_tgid;
 	task_comm(t, e->child_comm);
@@ -636,6 +612,20 @@ static int cmp_task(const void *a, const void *b)
 	return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
+static int sort_tasks(struct ctr_reader *r)
+{
+	size_t n = 0, it = 0;
+	uint64_t v;
+
+	r->sorted = malloc((idmap_count(&r->tasks) + 1) * sizeof(*r->sorted));
+	if (!r->sorted)
+		return -1;
+	while (idmap_next(&r->tasks, &it, NULL, &v))
+		r->sorted[n++] = (struct ctr_task *)(uintptr_t)v;
+	qsort(r->sorted, n, sizeof(*r->sorted), cmp_task);
+	return 0;
+}
+
 static const char *meta_or(struct ctr_reader *r, const char *k, const char *def)
 {
 	const char *v = ctr_meta(r, k);
@@ -691,15 +681,10 @@ struct ctr_reader *ctr_open(const char *path, char *err, size_t errlen)
 	if (r->info.end_ts < r->info.start_ts)
 		r->info.end_ts = r->info.start_ts;
 
-	r->sorted = malloc((r->ntasks ? r->ntasks : 1) * sizeof(*r->sorted));
-	if (!r->sorted) {
+	if (sort_tasks(r)) {
 		set_err(r, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0, n = 0; i < r->cap; i++)
-		if (r->tasks[i].tid)
-			r->sorted[n++] = &r->tasks[i];
-	qsort(r->sorted, r->ntasks, sizeof(*r->sorted), cmp_task);
 	if (ctr_rewind(r))
 		goto fail;
 	return r;
@@ -724,22 +709,17 @@ const char *ctr_meta(const struct ctr_reader *r, const char *key)
 
 size_t ctr_task_count(const struct ctr_reader *r)
 {
-	return r->ntasks;
+	return idmap_count(&r->tasks);
 }
 
 const struct ctr_task *ctr_task_at(const struct ctr_reader *r, size_t i)
 {
-	return i < r->ntasks ? r->sorted[i] : NULL;
+	return i < idmap_count(&r->tasks) ? r->sorted[i] : NULL;
 }
 
 const struct ctr_task *ctr_task_find(const struct ctr_reader *r, uint32_t tid)
 {
-	const struct ctr_task *t;
-
-	if (!tid || !r->cap)
-		return NULL;
-	t = &r->tasks[task_slot((struct ctr_reader *)r, tid)];
-	return t->tid ? t : NULL;
+	return tid ? idmap_get_ptr(&r->tasks, tid) : NULL;
 }
 
 /* ---- second pass: ordered events ---- */
@@ -902,6 +882,21 @@ const char *ctr_error(const struct ctr_reader *r)
 	return r->err;
 }
 
+static void free_tasks(struct ctr_reader *r)
+{
+	size_t it = 0;
+	uint64_t v;
+
+	while (idmap_next(&r->tasks, &it, NULL, &v)) {
+		struct ctr_task *t = (void *)(uintptr_t)v;
+
+		free(t->cmdline);
+		free(t);
+	}
+	idmap_free(&r->tasks);
+	free(r->sorted);
+}
+
 void ctr_close(struct ctr_reader *r)
 {
 	if (!r)
@@ -910,10 +905,7 @@ void ctr_close(struct ctr_reader *r)
 	while (r->hlen)
 		block_put(heap_pop(r).blk);
 	block_put(r->cur);
-	for (size_t i = 0; i < r->cap; i++)
-		free(r->tasks[i].cmdline);
-	free(r->tasks);
-	free(r->sorted);
+	free_tasks(r);
 	for (size_t i = 0; i < r->nmeta; i++) {
 		free(r->meta[i].key);
 		free(r->meta[i].value);

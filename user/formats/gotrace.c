@@ -31,6 +31,7 @@
 #include "model/gostate.h"
 #include "formats/gotrace.h"
 #include "model/gostack.h"
+#include "lib/idmap.h"
 #include "lib/pbwriter.h"
 #include "lib/util.h"
 
@@ -88,7 +89,6 @@ struct frame_ent {
 	uint64_t pc;
 	uint64_t fn, file; /* string ids */
 	int64_t line;
-	struct frame_ent *next;
 };
 
 struct stack_ent {
@@ -167,7 +167,7 @@ struct gtw {
 	uint64_t nstr;
 	struct str_ent **str_order;
 	size_t str_cap;
-	struct frame_ent *frames[NBUCKETS];
+	struct idmap frames; /* trace pc -> struct frame_ent * */
 	struct stack_ent *stacks[NBUCKETS];
 	struct stack_ent *stack_first, **stack_tail;
 	uint64_t nstack;
@@ -252,25 +252,17 @@ static uint64_t str_id(struct gtw *w, const char *s)
 	return e->id;
 }
 
-static unsigned int pc_bucket(uint64_t pc)
-{
-	return (pc * 0x9e3779b97f4a7c15ull) >> 50 & (NBUCKETS - 1);
-}
-
 static struct frame_ent *frame_find(struct gtw *w, uint64_t pc)
 {
-	for (struct frame_ent *f = w->frames[pc_bucket(pc)]; f; f = f->next)
-		if (f->pc == pc)
-			return f;
-	return NULL;
+	return idmap_get_ptr(&w->frames, pc);
 }
 
 static void frame_add(struct gtw *w, uint64_t pc, const char *fn, const char *file, int64_t line)
 {
 	struct frame_ent *f = calloc(1, sizeof(*f));
-	unsigned int b = pc_bucket(pc);
 
-	if (!f) {
+	if (!f || idmap_put_ptr(&w->frames, pc, f)) {
+		free(f);
 		w->oom = true;
 		return;
 	}
@@ -278,8 +270,6 @@ static void frame_add(struct gtw *w, uint64_t pc, const char *fn, const char *fi
 	f->fn = str_id(w, fn);
 	f->file = str_id(w, file);
 	f->line = line;
-	f->next = w->frames[b];
-	w->frames[b] = f;
 }
 
 /*
@@ -1196,6 +1186,8 @@ static int write_file(struct gtw *w)
 static void gtw_free(struct gtw *w)
 {
 	struct gtg *g, *next;
+	size_t it = 0;
+	uint64_t v;
 
 	for (g = w->decl; g; g = next) {
 		next = g->next_decl;
@@ -1212,12 +1204,6 @@ static void gtw_free(struct gtw *w)
 			free(e->s);
 			free(e);
 		}
-		while (w->frames[b]) {
-			struct frame_ent *f = w->frames[b];
-
-			w->frames[b] = f->next;
-			free(f);
-		}
 		while (w->stacks[b]) {
 			struct stack_ent *s = w->stacks[b];
 
@@ -1226,6 +1212,9 @@ static void gtw_free(struct gtw *w)
 			free(s);
 		}
 	}
+	while (idmap_next(&w->frames, &it, NULL, &v))
+		free((void *)(uintptr_t)v);
+	idmap_free(&w->frames);
 	free(w->str_order);
 	free(w);
 }

@@ -44,7 +44,6 @@ struct pp_str {
 
 struct pp_fn {
 	uint64_t id, name, file;
-	struct pp_fn *next;
 };
 
 struct pp_loc {
@@ -75,7 +74,8 @@ struct pp {
 	struct pp_str *strs[NB];
 	struct pp_str **str_order;
 	uint64_t nstr, str_cap;
-	struct pp_fn *fns[NB], **fn_order;
+	struct idmap fns; /* name << 32 | file (string indices) -> function id */
+	struct pp_fn **fn_order;
 	uint64_t nfn, fn_cap;
 	struct pp_loc *locs[NB], **loc_order;
 	uint64_t nloc, loc_cap;
@@ -139,15 +139,20 @@ static uint64_t pp_str(struct pp *p, const char *s)
 
 static uint64_t pp_fn(struct pp *p, const char *name, const char *file)
 {
-	uint64_t n = pp_str(p, name), f = pp_str(p, file);
-	uint32_t b = (n * 31 + f) & (NB - 1);
-	struct pp_fn *e;
+	uint64_t n = pp_str(p, name), f = pp_str(p, file), *id;
+	struct pp_fn *e = NULL;
 
-	for (e = p->fns[b]; e; e = e->next)
-		if (e->name == n && e->file == f)
-			return e->id;
+	/* Beyond 2^32 strings the key would not be exact: give up as for memory. */
+	if (n >> 32 || f >> 32) {
+		p->oom = true;
+		return 0;
+	}
+	id = idmap_find(&p->fns, n << 32 | f);
+	if (id)
+		return *id;
 	if (!grow((void **)&p->fn_order, &p->fn_cap, p->nfn, sizeof(*p->fn_order)) ||
-	    !(e = calloc(1, sizeof(*e)))) {
+	    !(e = calloc(1, sizeof(*e))) || idmap_put(&p->fns, n << 32 | f, p->nfn + 1)) {
+		free(e);
 		p->oom = true;
 		return 0;
 	}
@@ -155,8 +160,6 @@ static uint64_t pp_fn(struct pp *p, const char *name, const char *file)
 	e->name = n;
 	e->file = f;
 	p->fn_order[e->id - 1] = e;
-	e->next = p->fns[b];
-	p->fns[b] = e;
 	return e->id;
 }
 
@@ -272,13 +275,99 @@ static void value_type(struct pbw *w, int field, uint64_t type, uint64_t unit)
 	pbw_end(w);
 }
 
+static void write_samples(struct pbw *w, const struct pp *p)
+{
+	for (const struct pp_sample *s = p->first; s; s = s->order) {
+		pbw_begin(w, PPROF_Profile_sample);
+		pbw_begin(w, PPROF_Sample_location_id);
+		for (int i = 0; i < s->nloc; i++)
+			pbw_raw_varint(w, s->loc[i]);
+		pbw_end(w);
+		pbw_begin(w, PPROF_Sample_value);
+		pbw_raw_varint(w, s->val[0]);
+		pbw_raw_varint(w, s->val[1]);
+		pbw_end(w);
+		for (int i = 0; i < s->nlabel; i++) {
+			pbw_begin(w, PPROF_Sample_label);
+			pbw_int(w, PPROF_Label_key, s->label[i].key);
+			if (s->label[i].str)
+				pbw_int(w, PPROF_Label_str, s->label[i].str);
+			else
+				pbw_int(w, PPROF_Label_num, s->label[i].num);
+			pbw_end(w);
+		}
+		pbw_end(w);
+	}
+}
+
+/* One mapping that says symbols are already there, so pprof does not look for binaries. */
+static void write_mapping(struct pbw *w)
+{
+	pbw_begin(w, PPROF_Profile_mapping);
+	pbw_uint(w, PPROF_Mapping_id, 1);
+	pbw_uint(w, PPROF_Mapping_memory_limit, UINT64_MAX);
+	pbw_bool(w, PPROF_Mapping_has_functions, 1);
+	pbw_bool(w, PPROF_Mapping_has_filenames, 1);
+	pbw_bool(w, PPROF_Mapping_has_line_numbers, 1);
+	pbw_bool(w, PPROF_Mapping_has_inline_frames, 1);
+	pbw_end(w);
+}
+
+static void write_locations(struct pbw *w, const struct pp *p)
+{
+	for (uint64_t i = 0; i < p->nloc; i++) {
+		const struct pp_loc *l = p->loc_order[i];
+
+		pbw_begin(w, PPROF_Profile_location);
+		pbw_uint(w, PPROF_Location_id, l->id);
+		pbw_uint(w, PPROF_Location_mapping_id, 1);
+		if (l->pc)
+			pbw_uint(w, PPROF_Location_address, l->pc);
+		for (int k = 0; k < l->nline; k++) {
+			pbw_begin(w, PPROF_Location_line);
+			pbw_uint(w, PPROF_Line_function_id, l->fn[k]);
+			if (l->line[k] > 0)
+				pbw_int(w, PPROF_Line_line, l->line[k]);
+			pbw_end(w);
+		}
+		pbw_end(w);
+	}
+}
+
+static void write_functions(struct pbw *w, const struct pp *p)
+{
+	for (uint64_t i = 0; i < p->nfn; i++) {
+		const struct pp_fn *f = p->fn_order[i];
+
+		pbw_begin(w, PPROF_Profile_function);
+		pbw_uint(w, PPROF_Function_id, f->id);
+		pbw_int(w, PPROF_Function_name, f->name);
+		pbw_int(w, PPROF_Function_system_name, f->name);
+		pbw_int(w, PPROF_Function_filename, f->file);
+		pbw_end(w);
+	}
+}
+
+/* Writes the encoded profile to path (gzipped); 0 or -errno. */
+static int write_file(struct pbw *w, const char *path)
+{
+	struct out *o;
+
+	if (w->err)
+		return -w->err;
+	o = out_open(path, 1);
+	if (!o)
+		return -errno;
+	out_write(o, w->buf, w->len);
+	return out_close(o);
+}
+
 static int pp_write(struct pp *p, const char *path, const char *count_type,
 		    const char *value_type_name, const struct ctr_info *in)
 {
 	uint64_t ct = pp_str(p, count_type), cu = pp_str(p, "count");
 	uint64_t vt = pp_str(p, value_type_name), vu = pp_str(p, "nanoseconds");
 	struct pbw w;
-	struct out *o;
 	int e;
 
 	if (p->oom)
@@ -286,63 +375,10 @@ static int pp_write(struct pp *p, const char *path, const char *count_type,
 	pbw_init(&w);
 	value_type(&w, PPROF_Profile_sample_type, ct, cu);
 	value_type(&w, PPROF_Profile_sample_type, vt, vu);
-	for (struct pp_sample *s = p->first; s; s = s->order) {
-		pbw_begin(&w, PPROF_Profile_sample);
-		pbw_begin(&w, PPROF_Sample_location_id);
-		for (int i = 0; i < s->nloc; i++)
-			pbw_raw_varint(&w, s->loc[i]);
-		pbw_end(&w);
-		pbw_begin(&w, PPROF_Sample_value);
-		pbw_raw_varint(&w, s->val[0]);
-		pbw_raw_varint(&w, s->val[1]);
-		pbw_end(&w);
-		for (int i = 0; i < s->nlabel; i++) {
-			pbw_begin(&w, PPROF_Sample_label);
-			pbw_int(&w, PPROF_Label_key, s->label[i].key);
-			if (s->label[i].str)
-				pbw_int(&w, PPROF_Label_str, s->label[i].str);
-			else
-				pbw_int(&w, PPROF_Label_num, s->label[i].num);
-			pbw_end(&w);
-		}
-		pbw_end(&w);
-	}
-	/* One mapping that says symbols are already there, so pprof does not look for binaries. */
-	pbw_begin(&w, PPROF_Profile_mapping);
-	pbw_uint(&w, PPROF_Mapping_id, 1);
-	pbw_uint(&w, PPROF_Mapping_memory_limit, UINT64_MAX);
-	pbw_bool(&w, PPROF_Mapping_has_functions, 1);
-	pbw_bool(&w, PPROF_Mapping_has_filenames, 1);
-	pbw_bool(&w, PPROF_Mapping_has_line_numbers, 1);
-	pbw_bool(&w, PPROF_Mapping_has_inline_frames, 1);
-	pbw_end(&w);
-	for (uint64_t i = 0; i < p->nloc; i++) {
-		const struct pp_loc *l = p->loc_order[i];
-
-		pbw_begin(&w, PPROF_Profile_location);
-		pbw_uint(&w, PPROF_Location_id, l->id);
-		pbw_uint(&w, PPROF_Location_mapping_id, 1);
-		if (l->pc)
-			pbw_uint(&w, PPROF_Location_address, l->pc);
-		for (int k = 0; k < l->nline; k++) {
-			pbw_begin(&w, PPROF_Location_line);
-			pbw_uint(&w, PPROF_Line_function_id, l->fn[k]);
-			if (l->line[k] > 0)
-				pbw_int(&w, PPROF_Line_line, l->line[k]);
-			pbw_end(&w);
-		}
-		pbw_end(&w);
-	}
-	for (uint64_t i = 0; i < p->nfn; i++) {
-		const struct pp_fn *f = p->fn_order[i];
-
-		pbw_begin(&w, PPROF_Profile_function);
-		pbw_uint(&w, PPROF_Function_id, f->id);
-		pbw_int(&w, PPROF_Function_name, f->name);
-		pbw_int(&w, PPROF_Function_system_name, f->name);
-		pbw_int(&w, PPROF_Function_filename, f->file);
-		pbw_end(&w);
-	}
+	write_samples(&w, p);
+	write_mapping(&w);
+	write_locations(&w, p);
+	write_functions(&w, p);
 	for (uint64_t i = 0; i < p->nstr; i++)
 		pbw_string(&w, PPROF_Profile_string_table, p->str_order[i]->s);
 	pbw_int(&w, PPROF_Profile_time_nanos, in->start_ts + in->realtime_offset_ns);
@@ -351,20 +387,9 @@ static int pp_write(struct pp *p, const char *path, const char *count_type,
 	value_type(&w, PPROF_Profile_period_type, vt, vu);
 	pbw_int(&w, PPROF_Profile_period, 1);
 	pbw_int(&w, PPROF_Profile_default_sample_type, vt);
-	if (w.err) {
-		e = -w.err;
-		pbw_free(&w);
-		return e;
-	}
-	o = out_open(path, 1);
-	if (!o) {
-		e = -errno;
-		pbw_free(&w);
-		return e;
-	}
-	out_write(o, w.buf, w.len);
+	e = write_file(&w, path);
 	pbw_free(&w);
-	return out_close(o);
+	return e;
 }
 
 static void pp_free(struct pp *p)
@@ -385,6 +410,7 @@ static void pp_free(struct pp *p)
 	}
 	free(p->str_order);
 	free(p->fn_order);
+	idmap_free(&p->fns);
 	free(p->loc_order);
 }
 

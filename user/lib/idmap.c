@@ -124,3 +124,24 @@ bool idmap_next(const struct idmap *m, size_t *it, uint64_t *key, uint64_t *val)
 	}
 	return false;
 }
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+uint64_t *idmap_sorted_keys(const struct idmap *m)
+{
+	uint64_t *v = malloc((m->n + 1) * sizeof(*v));
+	size_t n = 0, it = 0;
+
+	if (!v)
+		return NULL;
+	while (idmap_next(m, &it, &v[n], NULL))
+		n++;
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_u64);
+	return v;
+}

@@ -41,4 +41,11 @@ int idmap_put_ptr(struct idmap *m, uint64_t key, void *p);
  */
 bool idmap_next(const struct idmap *m, size_t *it, uint64_t *key, uint64_t *val);
 
+/*
+ * The keys in ascending order, in a new array of idmap_count() entries for
+ * the caller to free; NULL when memory runs out. For walks whose order shows
+ * in an output: slot order depends on the table's history.
+ */
+uint64_t *idmap_sorted_keys(const struct idmap *m);
+
 #endif /* CTRACE_IDMAP_H */

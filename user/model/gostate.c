@@ -5,6 +5,7 @@
 #include <string.h>
 #include "capture/names.h"
 #include "go/go_offsets.h"
+#include "lib/idmap.h"
 #include "model/gostate.h"
 
 #define NBUCKETS    4096
@@ -21,18 +22,16 @@ struct gnode {
 	char *start_func;
 };
 
-struct tnode {
-	uint32_t tid;
-	struct gnode *cur; /* goroutine running (or in a syscall) on it */
-	struct tnode *next;
-};
-
 struct gostate {
 	struct ctr_reader *r;
 	const struct gs_ops *ops;
 	void *ctx;
+	/*
+	 * Goroutines by (tgid, goid): chained, as the pair does not fit 64 bits
+	 * and goroutines are removed when they die.
+	 */
 	struct gnode *gs[NBUCKETS];
-	struct tnode *ts[NBUCKETS];
+	struct idmap cur; /* tid -> struct gnode * running (or in a syscall) on it */
 	uint64_t repairs;
 	char *blocked_label[MAX_MINOR][MAX_REASON];
 	char *syscall_label[MAX_SYSCALL];
@@ -51,23 +50,18 @@ static struct gnode *gfind(struct gostate *s, uint32_t tgid, int64_t goid)
 	return NULL;
 }
 
-static struct tnode *tfind(struct gostate *s, uint32_t tid, bool create)
+/* The goroutine running (or in a syscall) on thread tid, or NULL. */
+static struct gnode *thread_cur(struct gostate *s, uint32_t tid)
 {
-	unsigned int b = (tid * 2654435761u) >> 20 & (NBUCKETS - 1);
-	struct tnode *n;
+	return idmap_get_ptr(&s->cur, tid);
+}
 
-	for (n = s->ts[b]; n; n = n->next)
-		if (n->tid == tid)
-			return n;
-	if (!create)
-		return NULL;
-	n = calloc(1, sizeof(*n));
-	if (!n)
-		return NULL;
-	n->tid = tid;
-	n->next = s->ts[b];
-	s->ts[b] = n;
-	return n;
+static void clear_thread(struct gostate *s, uint32_t tid)
+{
+	uint64_t *v = idmap_find(&s->cur, tid);
+
+	if (v)
+		*v = 0;
 }
 
 struct gostate *gostate_new(struct ctr_reader *r, const struct gs_ops *ops, void *ctx)
@@ -211,22 +205,15 @@ static void gfree(struct gostate *s, struct gnode *n)
 
 static void set_thread(struct gostate *s, uint32_t tid, struct gnode *n)
 {
-	struct tnode *t;
-
-	if (!tid)
-		return;
-	t = tfind(s, tid, n != NULL);
-	if (t)
-		t->cur = n;
+	if (tid)
+		idmap_put_ptr(&s->cur, tid, n);
 }
 
 /* Leaves the thread it ran on, if it is still that thread's current one. */
 static void leave_thread(struct gostate *s, struct gnode *n)
 {
-	struct tnode *t = n->g.tid ? tfind(s, n->g.tid, false) : NULL;
-
-	if (t && t->cur == n)
-		t->cur = NULL;
+	if (n->g.tid && thread_cur(s, n->g.tid) == n)
+		clear_thread(s, n->g.tid);
 }
 
 static void emit(struct gostate *s, struct gnode *n, struct gs_trans *t)
@@ -353,8 +340,7 @@ static void wake_at_start(struct gostate *s, struct gnode *n, const struct ev_go
 static void go_start(struct gostate *s, const struct ev_go *e, int minor, struct gs_trans *t)
 {
 	const struct ev_header *h = &e->h;
-	struct tnode *th = tfind(s, h->tid, false);
-	struct gnode *n = lookup(s, h, e->goid);
+	struct gnode *n = lookup(s, h, e->goid), *cur = thread_cur(s, h->tid);
 
 	if (!n)
 		return;
@@ -363,9 +349,9 @@ static void go_start(struct gostate *s, const struct ev_go *e, int minor, struct
 	 * unless it left a syscall since, and exitsyscall found no P
 	 * (exitsyscall0 queues it without any probed transition).
 	 */
-	if (th && th->cur && th->cur != n)
-		to_runnable(s, th->cur, th->cur->last_ts,
-			    th->cur->g.state != GS_SYSCALL && !th->cur->sys_exited, false);
+	if (cur && cur != n)
+		to_runnable(s, cur, cur->last_ts, cur->g.state != GS_SYSCALL && !cur->sys_exited,
+			    false);
 	if (n->g.state == GS_RUNNING || n->g.state == GS_SYSCALL) {
 		/* Left a blocking syscall through the scheduler, or lost a stop. */
 		to_runnable(s, n, n->last_ts, n->g.state != GS_SYSCALL && !n->sys_exited, false);
@@ -548,7 +534,7 @@ static void end_process(struct gostate *s, uint32_t tgid, uint64_t ts)
 
 void gostate_event(struct gostate *s, const struct ev_header *h)
 {
-	struct tnode *th;
+	struct gnode *cur;
 
 	switch (h->type) {
 	case EV_GO_CREATE:
@@ -566,25 +552,25 @@ void gostate_event(struct gostate *s, const struct ev_header *h)
 		const struct ev_sys_enter *e = (const void *)h;
 		struct gs_trans t = {.ts = h->ts, .tid = h->tid, .cpu = h->cpu, .to = GS_SYSCALL};
 
-		th = tfind(s, h->tid, false);
-		if (!th || !th->cur || th->cur->g.state != GS_RUNNING)
+		cur = thread_cur(s, h->tid);
+		if (!cur || cur->g.state != GS_RUNNING)
 			return;
-		t.p = th->cur->g.p;
+		t.p = cur->g.p;
 		t.syscall = e->id;
 		t.label = syscall_label(s, e->id);
-		emit(s, th->cur, &t);
+		emit(s, cur, &t);
 		return;
 	}
 	case EV_SYS_EXIT: {
 		struct gs_trans t = {.ts = h->ts, .tid = h->tid, .cpu = h->cpu, .to = GS_RUNNING};
 
-		th = tfind(s, h->tid, false);
-		if (!th || !th->cur || th->cur->g.state != GS_SYSCALL)
+		cur = thread_cur(s, h->tid);
+		if (!cur || cur->g.state != GS_SYSCALL)
 			return;
-		t.p = th->cur->g.p;
+		t.p = cur->g.p;
 		t.label = "Running";
-		emit(s, th->cur, &t);
-		th->cur->sys_exited = true;
+		emit(s, cur, &t);
+		cur->sys_exited = true;
 		return;
 	}
 	case EV_PROCESS_EXIT: {
@@ -596,10 +582,10 @@ void gostate_event(struct gostate *s, const struct ev_header *h)
 			return;
 		}
 		/* A thread that exits runs nothing any more. */
-		th = tfind(s, e->pid, false);
-		if (th && th->cur) {
-			to_runnable(s, th->cur, h->ts, false, false);
-			th->cur = NULL;
+		cur = thread_cur(s, e->pid);
+		if (cur) {
+			to_runnable(s, cur, h->ts, false, false);
+			clear_thread(s, e->pid);
 		}
 		return;
 	}
@@ -611,16 +597,10 @@ void gostate_event(struct gostate *s, const struct ev_header *h)
 void gostate_finish(struct gostate *s, uint64_t ts)
 {
 	(void)ts;
-	for (int b = 0; b < NBUCKETS; b++) {
+	for (int b = 0; b < NBUCKETS; b++)
 		while (s->gs[b])
 			gfree(s, s->gs[b]);
-		while (s->ts[b]) {
-			struct tnode *t = s->ts[b];
-
-			s->ts[b] = t->next;
-			free(t);
-		}
-	}
+	idmap_free(&s->cur);
 }
 
 struct gs_gor *gostate_find(struct gostate *s, uint32_t tgid, int64_t goid)

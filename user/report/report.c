@@ -19,6 +19,7 @@
 #include "model/gostate.h"
 #include "model/threadstate.h"
 #include "report/report.h"
+#include "lib/idmap.h"
 #include "lib/util.h"
 
 #define TBUCKETS       4096
@@ -41,13 +42,14 @@ struct rstate {
 	struct report *rp;
 	struct gostate *gs;
 	struct threadstate *ks;
-	struct rp_thread *thr[TBUCKETS];
-	struct rp_proc *proc[TBUCKETS];
+	struct idmap thr;  /* tid -> struct rp_thread * */
+	struct idmap proc; /* tgid -> struct rp_proc * */
+	/* Keyed by strings and stacks: chained, with these buckets. */
 	struct rp_ggroup *gg[TBUCKETS];
 	struct rp_stack *stk[TBUCKETS];
 	struct rp_edge *edge[TBUCKETS];
 	struct rp_syscall *sys[2][MAX_SYSCALL_ID]; /* [runtime] */
-	size_t nstacks, nedges, nprocs, nthreads, ngg;
+	size_t nstacks, nedges, ngg;
 	struct rp_stack *other_stack[RB__COUNT];
 	/* Time during which at least one target thread waited for a CPU. */
 	uint64_t w_acc, w_ts;
@@ -107,19 +109,18 @@ static char *sdup(struct rstate *s, const char *str)
 
 static struct rp_proc *proc_get(struct rstate *s, uint32_t tgid)
 {
-	unsigned int b = h32(tgid);
-	struct rp_proc *p;
+	struct rp_proc *p = idmap_get_ptr(&s->proc, tgid);
 
-	for (p = s->proc[b]; p; p = p->next)
-		if (p->tgid == tgid)
-			return p;
+	if (p)
+		return p;
 	p = zalloc(s, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->tgid = tgid;
 	p->cpu_ns = calloc(s->rp->ncpus, sizeof(uint64_t));
-	if (!p->cpu_ns) {
+	if (!p->cpu_ns || idmap_put_ptr(&s->proc, tgid, p)) {
 		s->oom = true;
+		free(p->cpu_ns);
 		free(p);
 		return NULL;
 	}
@@ -127,28 +128,25 @@ static struct rp_proc *proc_get(struct rstate *s, uint32_t tgid)
 		p->target = true;
 	else if (s->rp->o.pid)
 		p->target = tgid == s->rp->o.pid;
-	p->next = s->proc[b];
-	s->proc[b] = p;
-	s->nprocs++;
 	return p;
 }
 
 static struct rp_thread *thr_get(struct rstate *s, uint32_t tid, uint32_t tgid)
 {
-	unsigned int b = h32(tid);
-	struct rp_thread *t;
+	struct rp_thread *t = idmap_get_ptr(&s->thr, tid);
 
-	for (t = s->thr[b]; t; t = t->next)
-		if (t->tid == tid)
-			return t;
+	if (t)
+		return t;
 	t = zalloc(s, sizeof(*t));
 	if (!t)
 		return NULL;
+	if (idmap_put_ptr(&s->thr, tid, t)) {
+		s->oom = true;
+		free(t);
+		return NULL;
+	}
 	t->tid = tid;
 	t->tgid = tgid ? tgid : tid;
-	t->next = s->thr[b];
-	s->thr[b] = t;
-	s->nthreads++;
 	return t;
 }
 
@@ -517,6 +515,49 @@ static void mark_target(struct rstate *s, uint32_t tgid)
 		p->target = true;
 }
 
+static void on_fork(struct rstate *s, const struct ev_process_fork *e)
+{
+	struct rp_thread *t;
+
+	if (e->child_tgid != e->parent_tgid && is_target(s, e->parent_tgid))
+		mark_target(s, e->child_tgid);
+	t = thr_get(s, e->child_pid, e->child_tgid);
+	if (t && !t->comm[0])
+		snprintf(t->comm, sizeof(t->comm), "%s", e->child_comm);
+}
+
+static void set_comm(struct rstate *s, uint32_t tid, uint32_t tgid, const char *comm)
+{
+	struct rp_thread *t = thr_get(s, tid, tgid);
+
+	if (t)
+		snprintf(t->comm, sizeof(t->comm), "%s", comm);
+}
+
+static void on_proc_exit(struct rstate *s, const struct ev_process_exit *e)
+{
+	struct rp_thread *t = thr_get(s, e->pid, e->tgid);
+	uint64_t ts = e->h.ts;
+
+	if (t) {
+		t->exit_ts = ts;
+		t->preempt_ts = 0;
+		set_waiting(s, t, false, ts);
+	}
+	if (e->h.flags & EXIT_GROUP_DEAD) {
+		struct rp_proc *p = proc_get(s, e->tgid);
+
+		if (p)
+			p->exit_ts = ts;
+	}
+}
+
+static bool is_go_record(const struct ev_header *h)
+{
+	return (h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT) || h->type == REC_GO_G ||
+	       h->type == REC_GO_PROC;
+}
+
 static void on_event(struct rstate *s, const struct ev_header *h)
 {
 	switch (h->type) {
@@ -527,50 +568,24 @@ static void on_event(struct rstate *s, const struct ev_header *h)
 	case EV_SCHED_WAKEUP_NEW:
 		on_wake(s, (const void *)h);
 		break;
-	case EV_PROCESS_FORK: {
-		const struct ev_process_fork *e = (const void *)h;
-		struct rp_thread *t;
-
-		if (e->child_tgid != e->parent_tgid && is_target(s, e->parent_tgid))
-			mark_target(s, e->child_tgid);
-		t = thr_get(s, e->child_pid, e->child_tgid);
-		if (t && !t->comm[0])
-			snprintf(t->comm, sizeof(t->comm), "%s", e->child_comm);
+	case EV_PROCESS_FORK:
+		on_fork(s, (const void *)h);
 		break;
-	}
 	case EV_PROCESS_EXEC: {
 		const struct ev_process_exec *e = (const void *)h;
-		struct rp_thread *t = thr_get(s, e->pid, h->tgid);
 
-		if (t)
-			snprintf(t->comm, sizeof(t->comm), "%s", e->comm);
+		set_comm(s, e->pid, h->tgid, e->comm);
 		break;
 	}
 	case EV_TASK_RENAME: {
 		const struct ev_task_rename *e = (const void *)h;
-		struct rp_thread *t = thr_get(s, e->pid, 0);
 
-		if (t)
-			snprintf(t->comm, sizeof(t->comm), "%s", e->newcomm);
+		set_comm(s, e->pid, 0, e->newcomm);
 		break;
 	}
-	case EV_PROCESS_EXIT: {
-		const struct ev_process_exit *e = (const void *)h;
-		struct rp_thread *t = thr_get(s, e->pid, e->tgid);
-
-		if (t) {
-			t->exit_ts = h->ts;
-			t->preempt_ts = 0;
-			set_waiting(s, t, false, h->ts);
-		}
-		if (h->flags & EXIT_GROUP_DEAD) {
-			struct rp_proc *p = proc_get(s, e->tgid);
-
-			if (p)
-				p->exit_ts = h->ts;
-		}
+	case EV_PROCESS_EXIT:
+		on_proc_exit(s, (const void *)h);
 		break;
-	}
 	case EV_SYS_ENTER:
 	case EV_SYS_EXIT:
 		/* threadstate pairs them (kt_sys_end); this marks the targets. */
@@ -579,8 +594,7 @@ static void on_event(struct rstate *s, const struct ev_header *h)
 			thr_get(s, h->tid, h->tgid);
 		break;
 	default:
-		if ((h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT) || h->type == REC_GO_G ||
-		    h->type == REC_GO_PROC) {
+		if (is_go_record(h)) {
 			struct rp_proc *p;
 
 			s->rp->go_events++;
@@ -971,30 +985,39 @@ static void fin_running(struct rstate *s)
 	}
 }
 
-/* Ends the threads' off-CPU time and files target threads under their process. */
-static int fin_threads(struct rstate *s)
+static int fin_thread(struct rstate *s, struct rp_thread *t)
 {
 	uint64_t end = s->rp->end;
+	struct rp_proc *p = proc_get(s, t->tgid);
+	uint64_t tend = t->exit_ts && t->exit_ts < end ? t->exit_ts : end;
 
-	for (int b = 0; b < TBUCKETS; b++) {
-		for (struct rp_thread *t = s->thr[b]; t; t = t->next) {
-			struct rp_proc *p = proc_get(s, t->tgid);
-			uint64_t tend = t->exit_ts && t->exit_ts < end ? t->exit_ts : end;
-
-			if (!t->on && t->seen_out && tend > t->out_ts)
-				t->off_cpu += tend - t->out_ts;
-			if (!p || !p->target)
-				continue;
-			p->off_cpu += t->off_cpu;
-			p->runnable += t->runnable;
-			hist_merge(&p->runqlat, &t->runqlat);
-			p->threads = grow(s, p->threads, p->nthreads, sizeof(*p->threads));
-			if (!p->threads)
-				return -1;
-			p->threads[p->nthreads++] = t;
-		}
-	}
+	if (!t->on && t->seen_out && tend > t->out_ts)
+		t->off_cpu += tend - t->out_ts;
+	if (!p || !p->target)
+		return 0;
+	p->off_cpu += t->off_cpu;
+	p->runnable += t->runnable;
+	hist_merge(&p->runqlat, &t->runqlat);
+	p->threads = grow(s, p->threads, p->nthreads, sizeof(*p->threads));
+	if (!p->threads)
+		return -1;
+	p->threads[p->nthreads++] = t;
 	return 0;
+}
+
+/* Ends the threads' off-CPU time and files target threads under their process, by tid. */
+static int fin_threads(struct rstate *s)
+{
+	size_t n = idmap_count(&s->thr);
+	uint64_t *tids = idmap_sorted_keys(&s->thr);
+	int rc = 0;
+
+	if (!tids)
+		return -1;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = fin_thread(s, idmap_get_ptr(&s->thr, tids[i]));
+	free(tids);
+	return rc;
 }
 
 static int fin_target(struct rstate *s, struct rp_proc *p)
@@ -1037,22 +1060,27 @@ static int fin_competitor(struct rstate *s, struct rp_proc *p)
 	return 0;
 }
 
-/* The target processes, and the others that took CPU time from them. */
+/* The target processes, and the others that took CPU time from them, by tgid. */
 static int fin_procs(struct rstate *s)
 {
 	struct report *rp = s->rp;
+	size_t n = idmap_count(&s->proc);
+	uint64_t *tgids = idmap_sorted_keys(&s->proc);
+	int rc = 0;
 
-	for (int b = 0; b < TBUCKETS; b++) {
-		for (struct rp_proc *p = s->proc[b]; p; p = p->next) {
-			if (p->target) {
-				if (fin_target(s, p))
-					return -1;
-			} else if (p->tgid && (p->on_cpu || p->contended)) {
-				if (fin_competitor(s, p))
-					return -1;
-			}
-		}
+	if (!tgids)
+		return -1;
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct rp_proc *p = idmap_get_ptr(&s->proc, tgids[i]);
+
+		if (p->target)
+			rc = fin_target(s, p);
+		else if (p->tgid && (p->on_cpu || p->contended))
+			rc = fin_competitor(s, p);
 	}
+	free(tgids);
+	if (rc)
+		return -1;
 	sort(rp->procs, rp->nprocs, sizeof(*rp->procs), cmp_proc);
 	sort(rp->competitors, rp->ncompetitors, sizeof(*rp->competitors), cmp_competitor);
 	return 0;
@@ -1192,6 +1220,43 @@ static int finalize(struct rstate *s)
 	return s->oom ? -1 : 0;
 }
 
+/* Feeds every event to the report and the two models; -1 on a read error. */
+static int read_events(struct rstate *s)
+{
+	struct report *rp = s->rp;
+	const struct ev_header *h;
+	uint64_t first = 0, last = 0;
+	int rc;
+
+	/* The span: from the earlier of the start meta and the first event. */
+	rp->start = rp->info->start_ts;
+	rp->end = rp->info->end_ts;
+	while ((rc = ctr_next(rp->r, &h)) == 1) {
+		if (!first) {
+			first = h->ts;
+			if (!rp->start || first < rp->start)
+				rp->start = first;
+			for (uint32_t c = 0; c < rp->ncpus; c++)
+				rp->cpus[c].since = rp->start;
+		}
+		last = h->ts;
+		on_event(s, h);
+		/* Thread state first: a syscall's end must not see the next goroutine's. */
+		if (threadstate_event(s->ks, h))
+			s->oom = true;
+		gostate_event(s->gs, h);
+		if (s->oom)
+			break;
+	}
+	if (rc < 0)
+		return -1;
+	if (last > rp->end)
+		rp->end = last;
+	if (rp->end < rp->start)
+		rp->end = rp->start;
+	return 0;
+}
+
 int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 		 const struct report_opts *o)
 {
@@ -1208,10 +1273,7 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 	    .sys_begin = kt_sys_begin,
 	    .sys_end = kt_sys_end,
 	};
-	const struct ev_header *h;
 	struct rstate *s;
-	uint64_t first = 0, last = 0;
-	int rc;
 
 	memset(rp, 0, sizeof(*rp));
 	rp->r = r;
@@ -1237,34 +1299,10 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 		errmsg("%s: %s", path, s->gs && s->ks ? ctr_error(r) : "out of memory");
 		return -1;
 	}
-	/* The span: from the earlier of the start meta and the first event. */
-	rp->start = rp->info->start_ts;
-	rp->end = rp->info->end_ts;
-	while ((rc = ctr_next(r, &h)) == 1) {
-		if (!first) {
-			first = h->ts;
-			if (!rp->start || first < rp->start)
-				rp->start = first;
-			for (uint32_t c = 0; c < rp->ncpus; c++)
-				rp->cpus[c].since = rp->start;
-		}
-		last = h->ts;
-		on_event(s, h);
-		/* Thread state first: a syscall's end must not see the next goroutine's. */
-		if (threadstate_event(s->ks, h))
-			s->oom = true;
-		gostate_event(s->gs, h);
-		if (s->oom)
-			break;
-	}
-	if (rc < 0) {
+	if (read_events(s)) {
 		errmsg("%s: %s", path, ctr_error(r));
 		return -1;
 	}
-	if (last > rp->end)
-		rp->end = last;
-	if (rp->end < rp->start)
-		rp->end = rp->start;
 	rp->repairs = gostate_repairs(s->gs);
 	threadstate_finish(s->ks, rp->end);
 	gostate_finish(s->gs, rp->end);
@@ -1287,6 +1325,86 @@ const char *rp_stack_text(const struct report *rp, const struct rp_stack *st)
 	return buf[0] ? buf : "(no stack)";
 }
 
+static void free_procs_threads(struct rstate *s)
+{
+	size_t it = 0;
+	uint64_t v;
+
+	while (idmap_next(&s->thr, &it, NULL, &v)) {
+		struct rp_thread *t = (void *)(uintptr_t)v;
+
+		hist_free(&t->runqlat);
+		free(t);
+	}
+	idmap_free(&s->thr);
+	it = 0;
+	while (idmap_next(&s->proc, &it, NULL, &v)) {
+		struct rp_proc *p = (void *)(uintptr_t)v;
+
+		hist_free(&p->runqlat);
+		free(p->cpu_ns);
+		free(p->threads);
+		free(p);
+	}
+	idmap_free(&s->proc);
+}
+
+static void free_group(struct rp_ggroup *g)
+{
+	hist_free(&g->sched_wait);
+	hist_free(&g->sync_block);
+	for (size_t i = 0; i < g->nwakers; i++)
+		free(g->wakers[i].name);
+	free(g->wakers);
+	free(g->func);
+	free(g);
+}
+
+static void free_stack(struct rp_stack *st)
+{
+	if (!st)
+		return;
+	free(st->label);
+	free(st);
+}
+
+static void free_edge(struct rp_edge *e)
+{
+	hist_free(&e->lat);
+	free(e->waker);
+	free(e->wakee);
+	free(e);
+}
+
+/* The chained tables, the catch-all stacks and the syscalls. */
+static void free_keyed(struct rstate *s)
+{
+	for (int b = 0; b < TBUCKETS; b++) {
+		for (struct rp_ggroup *g = s->gg[b], *next; g; g = next) {
+			next = g->next;
+			free_group(g);
+		}
+		for (struct rp_stack *st = s->stk[b], *next; st; st = next) {
+			next = st->next;
+			free_stack(st);
+		}
+		for (struct rp_edge *e = s->edge[b], *next; e; e = next) {
+			next = e->next;
+			free_edge(e);
+		}
+	}
+	for (int i = 0; i < RB__COUNT; i++)
+		free_stack(s->other_stack[i]);
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < MAX_SYSCALL_ID; i++) {
+			if (s->sys[k][i]) {
+				hist_free(&s->sys[k][i]->lat);
+				free(s->sys[k][i]);
+			}
+		}
+	}
+}
+
 void report_free(struct report *rp)
 {
 	struct rstate *s = rp->priv;
@@ -1294,66 +1412,8 @@ void report_free(struct report *rp)
 	if (s) {
 		gostate_free(s->gs);
 		threadstate_free(s->ks);
-		for (int b = 0; b < TBUCKETS; b++) {
-			while (s->thr[b]) {
-				struct rp_thread *t = s->thr[b];
-
-				s->thr[b] = t->next;
-				hist_free(&t->runqlat);
-				free(t);
-			}
-			while (s->proc[b]) {
-				struct rp_proc *p = s->proc[b];
-
-				s->proc[b] = p->next;
-				hist_free(&p->runqlat);
-				free(p->cpu_ns);
-				free(p->threads);
-				free(p);
-			}
-			while (s->gg[b]) {
-				struct rp_ggroup *g = s->gg[b];
-
-				s->gg[b] = g->next;
-				hist_free(&g->sched_wait);
-				hist_free(&g->sync_block);
-				for (size_t i = 0; i < g->nwakers; i++)
-					free(g->wakers[i].name);
-				free(g->wakers);
-				free(g->func);
-				free(g);
-			}
-			while (s->stk[b]) {
-				struct rp_stack *st = s->stk[b];
-
-				s->stk[b] = st->next;
-				free(st->label);
-				free(st);
-			}
-			while (s->edge[b]) {
-				struct rp_edge *e = s->edge[b];
-
-				s->edge[b] = e->next;
-				hist_free(&e->lat);
-				free(e->waker);
-				free(e->wakee);
-				free(e);
-			}
-		}
-		for (int i = 0; i < RB__COUNT; i++) {
-			if (s->other_stack[i]) {
-				free(s->other_stack[i]->label);
-				free(s->other_stack[i]);
-			}
-		}
-		for (int k = 0; k < 2; k++) {
-			for (int i = 0; i < MAX_SYSCALL_ID; i++) {
-				if (s->sys[k][i]) {
-					hist_free(&s->sys[k][i]->lat);
-					free(s->sys[k][i]);
-				}
-			}
-		}
+		free_procs_threads(s);
+		free_keyed(s);
 		free(s);
 	}
 	for (size_t i = 0; i < rp->ntgroups; i++)

@@ -56,10 +56,8 @@ struct rp_thread {
 	struct hist runqlat; /* wake-up to switch-in */
 
 	/* state while reading */
-	struct rp_thread *next;
 	struct rp_edge *wake_edge;
-	uint64_t in_ts, out_ts, wake_ts, preempt_ts, sc_ts, exit_ts;
-	long sc_id;
+	uint64_t in_ts, out_ts, preempt_ts, exit_ts;
 	bool on, seen_out, waiting;
 	bool sc_go; /* the pending syscall is a goroutine's (not the Go runtime's) */
 };
@@ -77,7 +75,6 @@ struct rp_proc {
 	struct hist runqlat;
 	struct rp_thread **threads; /* sorted by on-CPU time */
 	size_t nthreads;
-	struct rp_proc *next;
 };
 
 /* Target threads merged by name: what `diff` compares across runs. */
@@ -181,7 +178,7 @@ struct report {
 	struct rp_cpu *cpus;
 	uint32_t ncpus;
 
-	void *priv; /* reading state, hash tables */
+	void *priv; /* reading state, keyed tables */
 };
 
 /* Reads the whole capture; returns 0, or -1 after one line on stderr. */
