@@ -18,6 +18,7 @@ const volatile bool filter_syscalls = false; /* only targets' syscalls */
 const volatile bool follow_forks = true;     /* children of targets become targets */
 const volatile __u32 self_tgid = 0;	     /* the collector: never its syscalls */
 #include "rings.bpf.h"
+#include "gotls.bpf.h"
 
 /* Thread groups whose syscalls are recorded when filter_syscalls is set. */
 struct {

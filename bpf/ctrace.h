@@ -34,6 +34,7 @@ enum ev_type {
 	EV_GO_UNBLOCK = 35, /* ready/injectglist: g made runnable by other_goid */
 	EV_GO_SCHED = 36,   /* g stops running but stays runnable; kind says why */
 	EV_GO_EXIT = 37,    /* goexit0 */
+	EV_CPU_SAMPLE = 38, /* sampled mode: a CPU-clock sample of a target thread */
 	EV_KERNEL_MAX = 64, /* kernel records are below; drops are counted per type */
 
 	/* Records written by the collector into the capture. */
@@ -45,7 +46,17 @@ enum ev_type {
 	REC_GO_PROC = 69,   /* struct rec_go_proc: a traced Go process */
 	REC_GO_G = 70,	    /* struct rec_go_g: a goroutine alive at attach */
 	REC_GO_SYM = 71,    /* struct rec_go_sym: pc -> function, file, line */
+	REC_GO_SNAP = 72,   /* sampled mode: goroutines read from the target's memory */
+	REC_GO_MODE = 73,   /* goroutine tracing changed mode (full, sampled, off) */
 };
+
+/*
+ * h.flags bit of EV_SCHED_SWITCH, EV_SYS_ENTER and EV_SYS_EXIT: the record
+ * ends in a struct ev_go_tail, the goroutine the thread ran (for a switch,
+ * the thread switched out) read from its TLS. Only target threads of Go
+ * processes in sampled mode carry one.
+ */
+#define EV_F_GO_TAIL 0x8000
 
 /*
  * ts: CLOCK_BOOTTIME ns (bpf_ktime_get_boot_ns).
@@ -169,6 +180,32 @@ struct ev_go {
 	__u8 kind;	  /* go_sched_kind / go_unblock_kind */
 	__u8 nstack;
 	__u64 stack[]; /* nstack entries */
+};
+
+/*
+ * Sampled mode's goroutine at a kernel event. goid 0: g0 or gsignal, the
+ * runtime itself; -1: no g could be read (not a Go thread yet, or TLS not
+ * set up).
+ */
+struct ev_go_tail {
+	__s64 goid;
+	__u32 status; /* g.atomicstatus, scan bit included */
+	__u16 reason; /* g.waitreason */
+	__u16 pad;
+};
+
+/*
+ * Where sampled mode finds the running g of a Go process's threads, and the
+ * fields it reads from it: one read of GO_TLS_WINDOW bytes at g + win_off.
+ */
+#define GO_TLS_WINDOW 48
+struct go_tls_cfg {
+	__u32 tgid;    /* 0: free slot */
+	__s32 tls_off; /* the g pointer is at FS base + tls_off */
+	__u16 win_off; /* offset in g of the window read */
+	__u16 goid;    /* offsets inside the window */
+	__u16 status;
+	__u16 reason;
 };
 
 /*
