@@ -7,8 +7,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "record/tracer.h" /* bpf/ctrace.h first: the skeleton's .bss names its types */
 #include "ctrace.skel.h"
-#include "record/tracer.h"
 
 /*
  * Per-CPU ring size: up to 32 MiB (about half a second of a busy CPU's
