@@ -87,16 +87,19 @@ static void usage(FILE *f)
 	    names);
 }
 
-static int parse_go_mode(const char *arg, int *mode)
+static int set_go_mode(const char *arg, struct record_opts *o)
 {
 	static const char *const names[] = {
 	    [GO_MODE_OFF] = "off", [GO_MODE_FULL] = "full", [GO_MODE_SAMPLED] = "sampled"};
 
 	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
 		if (!strcmp(arg, names[i])) {
-			*mode = i;
+			o->go_mode = i;
+			o->no_goroutines = i == GO_MODE_OFF;
+			o->go_mode_set = true;
 			return 0;
 		}
+	errmsg("bad goroutine mode '%s' (full, sampled or off)", arg);
 	return -EINVAL;
 }
 
@@ -178,18 +181,10 @@ static int cmd_record_args(int argc, char **argv)
 		case 'q':
 			o.quiet = true;
 			break;
-		case 'G':
-			o.no_goroutines = true;
-			o.go_mode = GO_MODE_OFF;
-			o.go_mode_set = true;
-			break;
+		case 'G': /* --no-goroutines: an alias of --goroutines off */
 		case 'M':
-			if (parse_go_mode(optarg, &o.go_mode)) {
-				errmsg("bad goroutine mode '%s' (full, sampled or off)", optarg);
+			if (set_go_mode(c == 'G' ? "off" : optarg, &o))
 				return EXIT_USAGE;
-			}
-			o.no_goroutines = o.go_mode == GO_MODE_OFF;
-			o.go_mode_set = true;
 			break;
 		case 'S': {
 			char *end;

@@ -440,6 +440,11 @@ static int rec_prepare(struct recorder *r)
 		o->format = format_from_path(o->output, &o->gzip);
 	if (o->format == FMT_NONE)
 		o->format = FMT_PERFETTO;
+	if (o->format == FMT_GO && o->go_mode != GO_MODE_FULL) {
+		errmsg("a go trace needs every goroutine transition: use --goroutines full "
+		       "(see docs/go-trace.md)");
+		return EXIT_USAGE;
+	}
 	r->out = o->output ? o->output : (r->defout = default_output(o));
 	if (!r->out)
 		return EXIT_RUNTIME;

@@ -164,6 +164,11 @@ static void syscalls(struct jw *w, const struct report *rp, bool runtime)
 
 static void goroutines(struct jw *w, const struct report *rp)
 {
+	/* Only in sampled captures: other reports stay byte for byte the same. */
+	if (rp->go_sampled) {
+		jw_key(w, "goroutines_sampled");
+		jw_bool(w, true);
+	}
 	jw_key(w, "goroutines");
 	jw_arr(w);
 	for (size_t i = 0; i < rp->ngg; i++) {
