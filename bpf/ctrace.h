@@ -324,6 +324,12 @@ struct rec_go_sym {
 	char names[];
 };
 
+/*
+ * rec_go_proc h.flags: load_bias is unknown (sampled mode: a launched PIE
+ * that exited before its maps were read; nothing of it needs symbolizing).
+ */
+#define GO_PROC_NO_BIAS 0x1
+
 /* How goroutines are traced (REC_GO_MODE). */
 enum go_mode {
 	GO_MODE_OFF = 0,     /* threads only */

@@ -715,8 +715,19 @@ int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w, uint6
 	if (p->snapshot_done)
 		return 1;
 	if (!p->bias_known) {
-		if (find_bias(p, &p->bias))
+		int rc = find_bias(p, &p->bias);
+
+		/*
+		 * Not exec'd yet, or (full mode) G1's create record will tell.
+		 * Sampled mode has no such record: a process already gone is
+		 * declared without its bias, which only symbols would need.
+		 */
+		if (rc == -EAGAIN || (rc && gp->skel))
 			return 0;
+		if (rc) {
+			r.h.flags = GO_PROC_NO_BIAS;
+			p->bias = 0;
+		}
 		p->bias_known = true;
 	}
 	{
