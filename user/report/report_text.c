@@ -290,6 +290,9 @@ static void header(const struct tout *o)
 		     "figures below undercount",
 		     (unsigned long long)in->drops_total, (unsigned long long)in->late_events,
 		     (unsigned long long)in->truncated_blocks);
+	if (in->go_tails_bad)
+		line(o, "1;31", "  warning: %llu records with a malformed goroutine tail (ignored)",
+		     (unsigned long long)in->go_tails_bad);
 }
 
 static void threads(const struct tout *o)
