@@ -22,18 +22,23 @@ test_sampled[VERSION-VARIANT-PROGRAM], for every Go version and build form
     thread creation (clone, rt_sigprocmask, mmap) and futex wake-ups of
     wakep(); those are allowed up to 10% of the syscalls.
 
+test_sampled_attach: attached with -p to a running program (lateattach,
+stripped), sampled mode still walks the goroutines alive at attach, so
+their tracks carry their start functions.
+
 test_sampled_perfetto: a server-like program (httpserver) in sampled mode
 converts to Perfetto with >= 3 goroutine tracks holding "Syscall:" slices,
 each slice annotated "source: sampled" and each track described as bounded
 by kernel events.
 """
 
-import sys
+import subprocess
 from collections import Counter
 
 import ctrlib
 import check_perfetto
-from harness import check, check_one_error_line, ctrace, need_root, run
+from harness import (Recorder, check, check_one_error_line, ctrace,
+                     need_root, run, spawn)
 from test_goroutines import (ARGS, GO_ENV, VARIANTS, VERSIONS, binary,
                              exit_code)
 
@@ -206,6 +211,38 @@ def test_sampled_perfetto(tmp):
         check(t["sampled"] == len(t["slices"]),
               f"{name}: {t['sampled']} of {len(t['slices'])} slices say source: sampled")
         check("kernel events" in t["desc"], f"{name}: description {t['desc']!r}")
+
+
+def test_sampled_attach(tmp):
+    """lateattach (go1.22, stripped) attached in sampled mode: the K
+    waiters blocked before attach are named main.waiter."""
+    need_root()
+    k = 5
+    bin_ = binary("1.22", "stripped", "lateattach")
+    p = spawn([bin_, k], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+              env=GO_ENV, text=True)
+    first = p.stdout.readline()
+    check(first == "ready\n", f"lateattach printed {first!r}, want 'ready'")
+    ctr = tmp / "a.ctr"
+    rec = Recorder("--goroutines", "sampled", "-o", ctr, "-p", p.pid)
+    rec.wait_recording()
+    p.stdin.write("go\n")
+    p.stdin.close()
+    out = first + p.stdout.read()
+    check(p.wait(60) == 0, "lateattach failed under sampled tracing")
+    rec.check_ok(rec.wait(60))
+    check(out.startswith("ready\ndone"), f"lateattach printed {out!r}")
+    cap = ctrlib.load(ctr)
+    check(not [r for r in cap.records if r.type in ctrlib.GO_EVENTS],
+          "goroutine transition records in sampled mode")
+    gp = cap.go_proc()
+    waiters = [r for r in gp.snapshot if gp.func(r.startpc) == "main.waiter"]
+    check(len(waiters) == k, f"{len(waiters)} main.waiter goroutines walked at attach, want {k}")
+    pf = tmp / "a.pftrace"
+    r = ctrace("convert", ctr, "-o", pf)
+    check(r.returncode == 0, f"convert exited {r.returncode}: {r.stderr!r}")
+    named = [n for n in goroutine_tracks(pf) if n.endswith(" main.waiter")]
+    check(len(named) == k, f"{len(named)} 'G<n> main.waiter' tracks, want {k}")
 
 
 def test_sampled_report_and_gotrace(tmp):
