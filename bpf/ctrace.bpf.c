@@ -111,18 +111,34 @@ static __always_inline __s64 report_state(bool preempt, unsigned int state,
 	return s ? 1 << (fls32(s) - 1) : 0;
 }
 
+/*
+ * A thread of a Go process in sampled mode gets the goroutine it ran
+ * appended to its switch and syscall records; for every other thread this
+ * costs one short scan of go_tls[] in .bss, no helper call.
+ */
+static __always_inline void go_tail(struct ev_header *h, __u32 base, struct task_struct *t,
+				    const struct go_tls_cfg *c)
+{
+	if (!c)
+		return;
+	h->flags |= EV_F_GO_TAIL;
+	go_tls_read(t, c, (struct ev_go_tail *)((char *)h + base));
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	__u64 ts = bpf_ktime_get_boot_ns();
 	__u32 cpu = bpf_get_smp_processor_id();
+	const struct go_tls_cfg *go = go_tls_find(prev->tgid);
+	__u32 size = sizeof(struct ev_sched_switch) + (go ? sizeof(struct ev_go_tail) : 0);
 	struct ev_sched_switch *e;
 
-	e = reserve(cpu, EV_SCHED_SWITCH, sizeof(*e));
+	e = reserve(cpu, EV_SCHED_SWITCH, size);
 	if (!e)
 		return 0;
 	/* prev is the task current on this CPU. */
-	fill_header(&e->h, ts, EV_SCHED_SWITCH, sizeof(*e), cpu,
+	fill_header(&e->h, ts, EV_SCHED_SWITCH, size, cpu,
 		    (__u64)prev->tgid << 32 | (__u32)prev->pid);
 	e->prev_pid = prev->pid;
 	e->prev_tgid = prev->tgid;
@@ -133,6 +149,7 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	e->prev_state = report_state(preempt, task_state(prev), prev);
 	copy_comm(e->prev_comm, prev);
 	copy_comm(e->next_comm, next);
+	go_tail(&e->h, sizeof(*e), prev, go);
 	submit(e, e->h.cpu);
 	return 0;
 }
@@ -275,22 +292,27 @@ static __always_inline bool want_syscalls(__u32 tgid)
 /*
  * Starts a syscall record for the current task if its syscalls are wanted:
  * the filter comes before anything else, since with -p most syscalls
- * system-wide are not.
+ * system-wide are not. A Go thread in sampled mode gets a goroutine tail.
  */
-static __always_inline void *sys_record(__u16 type, __u16 size)
+static __always_inline void *sys_record(__u16 type, __u32 size)
 {
 	__u64 id_tgid = bpf_get_current_pid_tgid();
+	const struct go_tls_cfg *go;
 	struct ev_header *h;
-	__u32 cpu;
+	__u32 cpu, all;
 	__u64 ts;
 
 	if (!want_syscalls(id_tgid >> 32))
 		return NULL;
+	go = go_tls_find(id_tgid >> 32);
+	all = size + (go ? sizeof(struct ev_go_tail) : 0);
 	ts = bpf_ktime_get_boot_ns();
 	cpu = bpf_get_smp_processor_id();
-	h = reserve(cpu, type, size);
-	if (h)
-		fill_header(h, ts, type, size, cpu, id_tgid);
+	h = reserve(cpu, type, all);
+	if (!h)
+		return NULL;
+	fill_header(h, ts, type, all, cpu, id_tgid);
+	go_tail(h, size, bpf_get_current_task_btf(), go);
 	return h;
 }
 

@@ -324,4 +324,34 @@ struct rec_go_sym {
 	char names[];
 };
 
+/*
+ * rec_go_proc h.flags: load_bias is unknown (sampled mode: a launched PIE
+ * that exited before its maps were read; nothing of it needs symbolizing).
+ */
+#define GO_PROC_NO_BIAS 0x1
+
+/* How goroutines are traced (REC_GO_MODE). */
+enum go_mode {
+	GO_MODE_OFF = 0,     /* threads only */
+	GO_MODE_FULL = 1,    /* uprobes on every scheduler transition */
+	GO_MODE_SAMPLED = 2, /* goroutine read from TLS at kernel events only */
+};
+
+enum go_mode_reason {
+	GO_MODE_BY_DEFAULT = 1, /* no --goroutines option */
+	GO_MODE_BY_OPTION = 2,	/* --goroutines or --no-goroutines */
+};
+
+/* rec_go_mode.flags: full mode whose records also carry ev_go_tail (tests). */
+#define GO_MODE_F_TAILS 0x1
+
+/* The goroutine tracing mode from h.ts on; written at start and on a change. */
+struct rec_go_mode {
+	struct ev_header h;
+	__u32 mode;   /* enum go_mode */
+	__u32 reason; /* enum go_mode_reason */
+	__u32 flags;  /* GO_MODE_F_* */
+	__u32 pad;
+};
+
 #endif /* CTRACE_H */

@@ -28,27 +28,41 @@ static __always_inline const struct go_tls_cfg *go_tls_find(__u32 tgid)
 /*
  * t must be current: its memory is the one mapped. thread.fsbase is exact
  * for Go threads, which set their TLS through arch_prctl or clone.
+ *
+ * The window offsets are read once, before any helper call (the compiler
+ * would reload them from .bss after one and lose the bounds checks), and
+ * must be naturally aligned: the verifier only allows aligned stack loads
+ * at a variable offset. User space picks an 8-aligned win_off, which keeps
+ * g's own alignment of goid (8) and atomicstatus (4).
  */
 static __always_inline void go_tls_read(struct task_struct *t, const struct go_tls_cfg *c,
 					struct ev_go_tail *out)
 {
 	__u8 win[GO_TLS_WINDOW];
+	__u32 goff = c->goid, soff = c->status, roff = c->reason;
+	__u64 base = c->win_off;
+	long tls = c->tls_off;
 	__u64 g = 0;
 
 	out->goid = -1;
 	out->status = 0;
 	out->reason = 0;
 	out->pad = 0;
-	if (bpf_probe_read_user(&g, sizeof(g), (void *)(t->thread.fsbase + (long)c->tls_off)) || !g)
+	if ((goff & 7) || (soff & 3) || goff > GO_TLS_WINDOW - 8 || soff > GO_TLS_WINDOW - 4 ||
+	    roff > GO_TLS_WINDOW - 1)
 		return;
-	if (c->goid > GO_TLS_WINDOW - 8 || c->status > GO_TLS_WINDOW - 4 ||
-	    c->reason > GO_TLS_WINDOW - 1)
+	/* Known alignment for the verifier; the checks above already hold. */
+	_Static_assert(GO_TLS_WINDOW <= 64, "the masks below cover 64 bytes");
+	goff &= 0x38;
+	soff &= 0x3c;
+	roff &= 0x3f;
+	if (bpf_probe_read_user(&g, sizeof(g), (void *)(t->thread.fsbase + tls)) || !g)
 		return;
-	if (bpf_probe_read_user(win, sizeof(win), (void *)(g + c->win_off)))
+	if (bpf_probe_read_user(win, sizeof(win), (void *)(g + base)))
 		return;
-	out->goid = *(__s64 *)(win + c->goid);
-	out->status = *(__u32 *)(win + c->status);
-	out->reason = win[c->reason];
+	out->goid = *(__s64 *)(win + goff);
+	out->status = *(__u32 *)(win + soff);
+	out->reason = win[roff];
 }
 
 #endif /* CTRACE_GOTLS_BPF_H */

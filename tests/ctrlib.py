@@ -62,6 +62,9 @@ REC_END = 68
 REC_GO_PROC = 69
 REC_GO_G = 70
 REC_GO_SYM = 71
+REC_GO_MODE = 73
+EV_F_GO_TAIL = 0x8000
+GO_MODE_OFF, GO_MODE_FULL, GO_MODE_SAMPLED = 0, 1, 2
 
 GO_EVENTS = range(EV_GO_CREATE, EV_GO_EXIT + 1)
 GO_EVENT_NAMES = {EV_GO_CREATE: "create", EV_GO_START: "start",
@@ -104,12 +107,15 @@ REC_END_S = struct.Struct("<Ii")                      # @24
 REC_GO_PROC_S = struct.Struct("<iiQ32s256s")          # @24, total 328
 REC_GO_G_S = struct.Struct("<QqqQQIHBB")              # @24, total 72 + 8*nstack
 REC_GO_SYM_S = struct.Struct("<QiHH")                 # @24, names @40
+REC_GO_MODE_S = struct.Struct("<IIII")                # @24, total 40
+GO_TAIL = struct.Struct("<qIHH")                      # after the fixed part
+TAIL_BASE = {1: 88, 7: 80, 8: 40}  # EV_SCHED_SWITCH, EV_SYS_ENTER, EV_SYS_EXIT
 MIN_SIZE = {
     EV_SCHED_SWITCH: 88, EV_SCHED_WAKING: 56, EV_SCHED_WAKEUP_NEW: 56,
     EV_PROCESS_FORK: 64, EV_PROCESS_EXEC: 176, EV_PROCESS_EXIT: 56,
     EV_SYS_ENTER: 80, EV_SYS_EXIT: 40, EV_TASK_RENAME: 64,
     REC_TASK: 52, REC_STATS: 24 + 8 + 64 * 8 + 8 + 8 * 8, REC_END: 32,
-    REC_GO_PROC: 328, REC_GO_G: 72, REC_GO_SYM: 40,
+    REC_GO_PROC: 328, REC_GO_G: 72, REC_GO_SYM: 40, REC_GO_MODE: 40,
     **{t: 72 for t in GO_EVENTS},
 }
 assert SCHED_SWITCH.size == 64 and SCHED_WAKE.size == 32
@@ -157,8 +163,20 @@ class Record:
         return f"<{name} ts={self.ts} tid={self.tid} tgid={self.tgid} {self.f}>"
 
 
-def _decode(typ, b, size):
+def _decode(typ, b, size, flags=0):
     """Type-specific fields of one record (b: the whole record)."""
+    d = _decode_fixed(typ, b, size)
+    base = TAIL_BASE.get(typ)
+    if base and flags & EV_F_GO_TAIL:
+        if size < base + GO_TAIL.size:
+            raise CtrError(f"record of type {typ} flagged with a goroutine "
+                           f"tail in {size} bytes")
+        goid, status, reason, _ = GO_TAIL.unpack_from(b, base)
+        d.update(tail_goid=goid, tail_status=status, tail_reason=reason)
+    return d
+
+
+def _decode_fixed(typ, b, size):
     if typ in GO_EVENTS:
         g, goid, other, pc, pc2, p, reason, kind, nstack = EV_GO.unpack_from(b, 24)
         if nstack > GO_MAX_STACK or 72 + 8 * nstack > size:
@@ -227,6 +245,9 @@ def _decode(typ, b, size):
         return dict(g=g, goid=goid, parent_goid=parent, startpc=startpc,
                     gopc=gopc, status=status, reason=reason,
                     stack=list(struct.unpack_from(f"<{nstack}Q", b, 72)))
+    if typ == REC_GO_MODE:
+        mode, reason, flags, _ = REC_GO_MODE_S.unpack_from(b, 24)
+        return dict(mode=mode, reason=reason, mode_flags=flags)
     if typ == REC_GO_SYM:
         pc, line, flen, filelen = REC_GO_SYM_S.unpack_from(b, 24)
         if 40 + flen + filelen > size:
@@ -276,7 +297,7 @@ def read_records(path):
             if size < MIN_SIZE.get(typ, 24):
                 raise CtrError(f"{path}: record of type {typ} has size {size}"
                                f" < {MIN_SIZE[typ]}")
-            f = _decode(typ, mv[p:p + size], size)
+            f = _decode(typ, mv[p:p + size], size, flags)
             recs.append(Record(seq, ts, typ, size, cpu, flags, tid, tgid, f))
             seq += 1
             p += size
@@ -345,11 +366,14 @@ class Goroutine:
 
 
 class Syscall:
-    __slots__ = ("tid", "goid", "nr", "args", "enter_ts", "exit_ts", "ret")
+    __slots__ = ("tid", "goid", "nr", "args", "enter_ts", "exit_ts", "ret",
+                 "tail_goid")
 
-    def __init__(self, tid, goid, nr, args, enter_ts):
+    def __init__(self, tid, goid, nr, args, enter_ts, tail_goid=None):
         self.tid, self.goid, self.nr, self.args = tid, goid, nr, args
         self.enter_ts, self.exit_ts, self.ret = enter_ts, None, None
+        # sampled mode: the goroutine read from TLS at sys_enter
+        self.tail_goid = tail_goid
 
     def __repr__(self):
         return (f"<sys {self.nr} tid={self.tid} G{self.goid} "
@@ -454,7 +478,8 @@ class GoProc:
                     if goid == e.goid:
                         del cur[tid]
             elif e.type == EV_SYS_ENTER:
-                s = Syscall(e.tid, cur.get(e.tid), e.id, e.args, e.ts)
+                s = Syscall(e.tid, cur.get(e.tid), e.id, e.args, e.ts,
+                            e.f.get("tail_goid"))
                 self.syscalls.append(s)
                 open_[e.tid] = s
             elif e.type == EV_SYS_EXIT:
@@ -617,6 +642,7 @@ class Capture:
         self.stats = None
         self.end = None
         self.go = {}         # tgid -> GoProc
+        self.go_modes = []   # REC_GO_MODE records
         procs = {}
         go_ev = defaultdict(list)
         sys_ev = defaultdict(list)
@@ -642,6 +668,8 @@ class Capture:
                 snap[r.tgid].append(r)
             elif t == REC_GO_SYM:
                 syms.append(r)
+            elif t == REC_GO_MODE:
+                self.go_modes.append(r)
         for tgid in set(procs) | set(go_ev):
             gp = GoProc(self, tgid, procs.get(tgid))
             for s in syms:

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/types.h>
+#include "bpf/ctrace.h"
 #include "formats/convert.h"
 #include "formats/formats.h"
 #include "record/record.h"
@@ -46,8 +48,12 @@ static void usage(FILE *f)
 	    "                          to gzip. Default:\n"
 	    "                          ctrace-<pid|cmd|system>-<YYYYmmdd-HHMMSS>.pftrace\n"
 	    "  -F, --format FORMAT     %s; overrides the extension\n"
-	    "      --no-goroutines     do not probe Go runtimes (threads, CPUs and\n"
-	    "                          syscalls only)\n"
+	    "      --goroutines MODE   Go programs: full (default: every goroutine\n"
+	    "                          transition, through uprobes), sampled (the\n"
+	    "                          goroutine of each switch and syscall, read at\n"
+	    "                          the kernel event: no uprobes, production-safe)\n"
+	    "                          or off (threads, CPUs and syscalls only)\n"
+	    "      --no-goroutines     the same as --goroutines off\n"
 	    "      --stack-depth N     goroutine stack frames kept at create, block and\n"
 	    "                          unblock, 0 to 32 (default 16; 0 is cheapest)\n"
 	    "      --pprof-out DIR     also write pprof profiles into DIR: thread\n"
@@ -79,6 +85,22 @@ static void usage(FILE *f)
 	    "  sudo ctrace-bpf -o build.pftrace -- make -j2\n"
 	    "  sudo ctrace-bpf -d 10s -o all.ctr && ctrace-bpf convert all.ctr -o all.json\n",
 	    names);
+}
+
+static int set_go_mode(const char *arg, struct record_opts *o)
+{
+	static const char *const names[] = {
+	    [GO_MODE_OFF] = "off", [GO_MODE_FULL] = "full", [GO_MODE_SAMPLED] = "sampled"};
+
+	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		if (!strcmp(arg, names[i])) {
+			o->go_mode = i;
+			o->no_goroutines = i == GO_MODE_OFF;
+			o->go_mode_set = true;
+			return 0;
+		}
+	errmsg("bad goroutine mode '%s' (full, sampled or off)", arg);
+	return -EINVAL;
 }
 
 static int parse_pids(const char *arg, struct record_opts *o)
@@ -120,6 +142,7 @@ static int cmd_record_args(int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"no-goroutines", no_argument, NULL, 'G'},
+	    {"goroutines", required_argument, NULL, 'M'},
 	    {"stack-depth", required_argument, NULL, 'S'},
 	    {"pprof-out", required_argument, NULL, 'P'},
 	    {"report", no_argument, NULL, 'R'},
@@ -127,7 +150,7 @@ static int cmd_record_args(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {},
 	};
-	struct record_opts o = {.stack_depth = 16};
+	struct record_opts o = {.stack_depth = 16, .go_mode = GO_MODE_FULL};
 	int c;
 
 	optind = 1;
@@ -158,8 +181,10 @@ static int cmd_record_args(int argc, char **argv)
 		case 'q':
 			o.quiet = true;
 			break;
-		case 'G':
-			o.no_goroutines = true;
+		case 'G': /* --no-goroutines: an alias of --goroutines off */
+		case 'M':
+			if (set_go_mode(c == 'G' ? "off" : optarg, &o))
+				return EXIT_USAGE;
 			break;
 		case 'S': {
 			char *end;

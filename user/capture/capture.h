@@ -57,6 +57,11 @@ struct ctr_info {
 	int32_t cmd_status;
 	uint64_t truncated_blocks; /* damaged or cut blocks skipped */
 	uint64_t late_events;	   /* arrived behind the reorder window */
+	/* REC_GO_MODE: the modes the capture used (bit 1 << enum go_mode). */
+	uint32_t go_modes;
+	uint32_t go_mode_flags; /* GO_MODE_F_*, ORed over the capture */
+	uint64_t go_tails;	/* records with a goroutine tail */
+	uint64_t go_tails_bad;	/* flagged with a tail too short to hold one (ignored) */
 };
 
 struct ctr_reader;
@@ -118,6 +123,11 @@ int ctr_go_sym_frames(const struct ctr_reader *r, uint32_t tgid, uint64_t pc, bo
  * -1 on a read error (err filled by ctr_error()).
  */
 int ctr_next(struct ctr_reader *r, const struct ev_header **ev);
+/*
+ * The goroutine tail of a switch or syscall record (EV_F_GO_TAIL), or NULL
+ * when it has none or the record is too short to hold one.
+ */
+const struct ev_go_tail *ctr_go_tail(const struct ev_header *h);
 /* Restarts ctr_next() from the first event. */
 int ctr_rewind(struct ctr_reader *r);
 const char *ctr_error(const struct ctr_reader *r);

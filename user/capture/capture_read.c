@@ -271,6 +271,8 @@ static size_t min_size(uint16_t type)
 		return sizeof(struct rec_go_g);
 	case REC_GO_SYM:
 		return sizeof(struct rec_go_sym);
+	case REC_GO_MODE:
+		return sizeof(struct rec_go_mode);
 	default:
 		return sizeof(struct ev_header);
 	}
@@ -562,12 +564,51 @@ static void scan_tasks(struct ctr_reader *r, const struct ev_header *h)
 	}
 }
 
+/* The fixed part a goroutine tail follows. */
+static size_t tail_base(uint16_t type)
+{
+	switch (type) {
+	case EV_SCHED_SWITCH:
+		return sizeof(struct ev_sched_switch);
+	case EV_SYS_ENTER:
+		return sizeof(struct ev_sys_enter);
+	case EV_SYS_EXIT:
+		return sizeof(struct ev_sys_exit);
+	default:
+		return 0;
+	}
+}
+
+const struct ev_go_tail *ctr_go_tail(const struct ev_header *h)
+{
+	size_t base = tail_base(h->type);
+
+	if (!(h->flags & EV_F_GO_TAIL) || !base || h->size < base + sizeof(struct ev_go_tail))
+		return NULL;
+	return (const struct ev_go_tail *)((const char *)h + base);
+}
+
+static void scan_go_mode(struct ctr_info *in, const struct rec_go_mode *m)
+{
+	if (m->mode <= GO_MODE_SAMPLED)
+		in->go_modes |= 1u << m->mode;
+	in->go_mode_flags |= m->flags;
+}
+
 static void scan_record(struct ctr_reader *r, const struct ev_header *h)
 {
 	struct ctr_info *in = &r->info;
 
 	if (!valid_record(h))
 		return;
+	if (h->type < REC_META && (h->flags & EV_F_GO_TAIL) && tail_base(h->type)) {
+		if (ctr_go_tail(h))
+			in->go_tails++;
+		else
+			in->go_tails_bad++;
+	}
+	if (h->type == REC_GO_MODE)
+		scan_go_mode(in, (const void *)h);
 	if (h->type < REC_META) {
 		in->events++;
 		if (h->ts > in->end_ts)

@@ -247,6 +247,10 @@ static void slice_end(struct cjgo *c, struct gs_gor *g, struct gtrk *k, uint64_t
 	default:
 		break;
 	}
+	if (g->sampled) {
+		arg_sep(c, &n);
+		OUT_LIT(c->o, "\"source\":\"sampled\"");
+	}
 	OUT_LIT(c->o, "}}");
 }
 
@@ -380,7 +384,7 @@ static void on_transition(void *ctx, const struct gs_trans *t)
 	if (!k || c->quiet || k->proc->dead)
 		return;
 	slice_end(c, t->g, k, t->ts);
-	if (t->to == GS_DEAD)
+	if (t->to == GS_DEAD || t->to == GS_UNSEEN)
 		return;
 	slice_begin(k, t);
 	if (t->to == GS_RUNNABLE && (t->from == GS_BLOCKED || t->from == GS_NONE) &&

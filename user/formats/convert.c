@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "formats/convert.h"
+#include "formats/gotrace.h"
 #include "formats/pprof.h"
 #include "lib/util.h"
 
@@ -52,6 +53,11 @@ int convert_file(const char *in, const char *out, enum out_format f, bool gzip,
 	r = ctr_open(in, err, sizeof(err));
 	if (!r) {
 		errmsg("%s", err);
+		return EXIT_BADINPUT;
+	}
+	/* Before the output exists: a refusal leaves nothing behind. */
+	if (f == FMT_GO && gotrace_check(r)) {
+		ctr_close(r);
 		return EXIT_BADINPUT;
 	}
 	o = out_open(out, gzip);

@@ -1219,6 +1219,19 @@ static void gtw_free(struct gtw *w)
 	free(w);
 }
 
+int gotrace_check(struct ctr_reader *r)
+{
+	uint32_t modes = ctr_info(r)->go_modes;
+
+	if ((modes & (1u << GO_MODE_SAMPLED)) && !(modes & (1u << GO_MODE_FULL))) {
+		errmsg("a go trace needs every goroutine transition, and this capture's goroutines "
+		       "were sampled (--goroutines sampled); record with --goroutines full "
+		       "(see docs/go-trace.md)");
+		return -1;
+	}
+	return 0;
+}
+
 uint32_t gotrace_pick_process(struct ctr_reader *r, uint32_t *nprocs)
 {
 	size_t n = ctr_go_proc_count(r);

@@ -12,4 +12,11 @@
 /* The Go process with the most goroutine events; 0 if none. Rewinds r. */
 uint32_t gotrace_pick_process(struct ctr_reader *r, uint32_t *nprocs);
 
+/*
+ * A go trace needs every goroutine transition: a capture whose goroutines
+ * were sampled only has not got them. Returns -1 with one line on stderr
+ * then, 0 otherwise.
+ */
+int gotrace_check(struct ctr_reader *r);
+
 #endif /* CTRACE_GOTRACE_H */

@@ -80,6 +80,7 @@ struct pfgo {
 	int nprocs;
 	struct thr *thr[NAME_BUCKETS];
 	uint64_t end_ts;
+	bool desc_sampled; /* the next descriptor() describes a sampled goroutine */
 	char stackbuf[4096];
 };
 
@@ -198,6 +199,7 @@ struct te {
 	int64_t tid, cpu, pid_p, goid, waker;
 	const char *stack, *reason;
 	bool have_thread;
+	bool sampled; /* "source: sampled": bounded by kernel events */
 };
 
 /* Annotations go to a side buffer: their interned strings must be known first. */
@@ -239,6 +241,8 @@ static void track_event(struct pfgo *p, const struct te *e)
 		annot_str(p, a, "woken by", e->reason);
 	if (e->stack && *e->stack)
 		annot_str(p, a, "stack", e->stack);
+	if (e->sampled)
+		annot_str(p, a, "source", "sampled");
 	if (a->err)
 		p->err = a->err;
 
@@ -258,15 +262,25 @@ static void track_event(struct pfgo *p, const struct te *e)
 	packet_out(p);
 }
 
+#define SAMPLED_DESC                                                                               \
+	"Sampled mode: this goroutine is seen only at its threads' kernel events "                 \
+	"(context switches, syscall entry and exit). Running spans are bounded by those "          \
+	"events, not by the exact goroutine switches, which were not recorded."
+
 static void descriptor(struct pfgo *p, uint64_t ts, uint64_t uuid, uint64_t parent,
 		       const char *name, uint32_t pid, uint32_t tid, int64_t rank)
 {
+	bool sampled = p->desc_sampled;
+
+	p->desc_sampled = false;
 	pbw_uint(&p->pkt, PF_TracePacket_timestamp, ts);
 	pbw_uint(&p->pkt, PF_TracePacket_trusted_packet_sequence_id, GO_SEQ_ID);
 	pbw_begin(&p->pkt, PF_TracePacket_track_descriptor);
 	pbw_uint(&p->pkt, PF_TrackDescriptor_uuid, uuid);
 	if (name)
 		pbw_string(&p->pkt, PF_TrackDescriptor_name, name);
+	if (sampled)
+		pbw_string(&p->pkt, PF_TrackDescriptor_description, SAMPLED_DESC);
 	if (tid) {
 		pbw_begin(&p->pkt, PF_TrackDescriptor_thread);
 		pbw_int(&p->pkt, PF_ThreadDescriptor_pid, pid);
@@ -332,6 +346,7 @@ static void on_create(void *ctx, struct gs_gor *g, uint64_t ts, const __u64 *sta
 		return;
 	declare_proc(p, g->tgid, ts);
 	t->uuid = G_UUID_BASE + p->next_g_uuid++;
+	p->desc_sampled = g->sampled;
 	descriptor(p, ts, t->uuid, group_uuid(g->tgid), g->name, g->tgid, 0, g->goid);
 }
 
@@ -421,9 +436,10 @@ static void on_transition(void *ctx, const struct gs_trans *t)
 		e.waker = t->waker_goid;
 		e.reason = t->waker_goid ? NULL : t->waker_label;
 	}
-	if (t->to == GS_DEAD)
+	if (t->to == GS_DEAD || t->to == GS_UNSEEN)
 		return;
 	e.track = gt->uuid;
+	e.sampled = t->sampled;
 	if (on_thread) {
 		e.have_thread = true;
 		e.tid = t->tid;
@@ -449,6 +465,7 @@ static void on_transition(void *ctx, const struct gs_trans *t)
 		if (th && !th->open) {
 			s.track = thread_uuid(t->tid);
 			s.goid = t->g->goid;
+			s.sampled = t->sampled;
 			s.pid_p = -1;
 			track_event(p, &s);
 			th->open = true;
@@ -463,7 +480,7 @@ static void on_destroy(void *ctx, struct gs_gor *g)
 
 	if (!t)
 		return;
-	if (g->state != GS_DEAD) {
+	if (g->state != GS_DEAD && g->state != GS_UNSEEN) {
 		uint64_t ts = p->end_ts > g->since ? p->end_ts : g->since;
 
 		close_slice(p, t, ts);

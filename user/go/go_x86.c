@@ -86,3 +86,71 @@ size_t go_rip_loads(const uint8_t *code, size_t len, uint64_t code_addr, uint64_
 	}
 	return n;
 }
+
+/* The register a REX prefix and a ModRM reg or rm field name (0..15). */
+static int x86_reg(uint8_t rex, uint8_t field, bool rm)
+{
+	return (field & 7) | (((rex >> (rm ? 0 : 2)) & 1) << 3);
+}
+
+/*
+ * The first load of the g pointer through FS in code. Go emits it as
+ *   MOVQ FS:disp32, reg              64 REX.W 8b ModRM(00 reg 100) SIB(25) disp32
+ * when the link-time offset is known (internal linking, and external
+ * linking where the linker relaxed initial-exec to local-exec), else as
+ *   MOVQ $imm32, rB; MOVQ FS:(rB), reg    REX.W c7 ModRM(11 000 rB) imm32; 64 REX.W 8b ModRM(00 reg
+ * rB) MOVQ off(RIP), rB; MOVQ FS:(rB), reg  (initial-exec: the offset is in a GOT slot) The value
+ * last put in each base register is tracked to resolve the latter.
+ */
+int go_fs_load(const uint8_t *code, size_t len, uint64_t code_addr, struct go_fs_load *out)
+{
+	int64_t imm[16] = {0};
+	uint64_t slot[16] = {0};
+	uint8_t kind[16] = {0}; /* 0 unknown, 1 immediate, 2 GOT slot */
+
+	for (size_t i = 0; i + 4 <= len; i++) {
+		const uint8_t *c = code + i;
+		int32_t v;
+
+		if ((c[0] & 0xf8) == 0x48 && c[1] == 0xc7 && (c[2] & 0xf8) == 0xc0 &&
+		    i + 7 <= len) {
+			int r = x86_reg(c[0], c[2], true);
+
+			memcpy(&v, c + 3, 4);
+			kind[r] = 1;
+			imm[r] = v;
+		} else if ((c[0] & 0xf8) == 0x48 && c[1] == 0x8b && (c[2] & 0xc7) == 0x05 &&
+			   i + 7 <= len) {
+			int r = x86_reg(c[0], c[2], false);
+
+			memcpy(&v, c + 3, 4);
+			kind[r] = 2;
+			slot[r] = code_addr + i + 7 + (int64_t)v;
+		} else if (c[0] == 0x64 && (c[1] & 0xf8) == 0x48 && c[2] == 0x8b) {
+			uint8_t m = c[3];
+
+			if (m >> 6)
+				continue;
+			if ((m & 7) == 4 && i + 9 <= len && c[4] == 0x25) {
+				memcpy(&v, c + 5, 4);
+				*out = (struct go_fs_load){.kind = GO_FS_IMM, .value = v, .at = i};
+				return 0;
+			}
+			if ((m & 7) == 4 || (m & 7) == 5)
+				continue;
+			int b = x86_reg(c[1], m, true);
+
+			if (kind[b] == 1) {
+				*out = (struct go_fs_load){
+				    .kind = GO_FS_IMM, .value = imm[b], .at = i};
+				return 0;
+			}
+			if (kind[b] == 2) {
+				*out = (struct go_fs_load){
+				    .kind = GO_FS_GOT, .value = (int64_t)slot[b], .at = i};
+				return 0;
+			}
+		}
+	}
+	return -1;
+}

@@ -22,4 +22,13 @@ int go_find_call(const uint8_t *code, size_t len, uint64_t code_addr, uint64_t t
 /* Addresses loaded by RIP-relative MOVQ in code; returns how many. */
 size_t go_rip_loads(const uint8_t *code, size_t len, uint64_t code_addr, uint64_t *out, size_t max);
 
+/* Where a function first reads the g pointer through FS. */
+struct go_fs_load {
+	enum { GO_FS_IMM = 1, GO_FS_GOT = 2 } kind;
+	int64_t value; /* GO_FS_IMM: the FS offset; GO_FS_GOT: the link-time slot holding it */
+	size_t at;     /* offset of the FS load in code */
+};
+
+int go_fs_load(const uint8_t *code, size_t len, uint64_t code_addr, struct go_fs_load *out);
+
 #endif /* CTRACE_GO_X86_H */

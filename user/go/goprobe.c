@@ -16,6 +16,7 @@
 #include "go/godwarf.h"
 #include "go/goelf.h"
 #include "go/goprobe.h"
+#include "go/gotls.h"
 #include "goroutines.skel.h"
 
 #define MAX_PROCS  GO_MAX_PROCS
@@ -61,6 +62,8 @@ struct goproc {
 	uint64_t runtime_main; /* link-time entry, to learn a PIE's bias from G1 */
 	int major, minor;
 	char version[32];
+	struct go_tls_cfg tls; /* tls.tgid 0: goroutine identity not readable */
+	char tls_msg[128];     /* why not */
 };
 
 struct pc_ent {
@@ -108,6 +111,9 @@ struct goprobe *goprobe_new(int rings_fd, int drops_fd, unsigned int stack_depth
 	}
 	gp->stack_depth = stack_depth > GO_MAX_STACK ? GO_MAX_STACK : stack_depth;
 	gp->verbose = verbose;
+	/* Sampled mode: processes are inspected and walked, never probed. */
+	if (rings_fd < 0)
+		return gp;
 	/* First with the uprobe-multi entry point; without it if the kernel predates it. */
 	for (int multi = 1; multi >= 0; multi--) {
 		gp->skel = goroutines_bpf__open();
@@ -469,10 +475,71 @@ static int attach_probes(struct goprobe *gp, struct goproc *p, char *msg, size_t
 	return rc;
 }
 
+/*
+ * Sampled mode's view of the process: the TLS offset of g and a window over
+ * g.goid, g.atomicstatus and g.waitreason that one read covers.
+ */
+static void proc_tls(struct goproc *p)
+{
+	int16_t lo = p->off.g_goid, hi;
+	int32_t off;
+
+	memset(&p->tls, 0, sizeof(p->tls));
+	if (go_tls_offset(p->elf, &off, p->tls_msg, sizeof(p->tls_msg)))
+		return;
+	if (p->off.g_atomicstatus < lo)
+		lo = p->off.g_atomicstatus;
+	if (p->off.g_waitreason < lo)
+		lo = p->off.g_waitreason;
+	hi = p->off.g_goid + 8;
+	if (p->off.g_atomicstatus + 4 > hi)
+		hi = p->off.g_atomicstatus + 4;
+	if (p->off.g_waitreason + 1 > hi)
+		hi = p->off.g_waitreason + 1;
+	/* 8-aligned, so goid and atomicstatus stay aligned in the window (BPF needs it). */
+	lo &= ~7;
+	if (lo < 0 || hi - lo > GO_TLS_WINDOW || (p->off.g_goid - lo) % 8 ||
+	    (p->off.g_atomicstatus - lo) % 4) {
+		snprintf(p->tls_msg, sizeof(p->tls_msg),
+			 "g.goid, g.atomicstatus and g.waitreason span more than %d bytes "
+			 "or are misaligned",
+			 GO_TLS_WINDOW);
+		return;
+	}
+	p->tls = (struct go_tls_cfg){
+	    .tgid = p->tgid,
+	    .tls_off = off,
+	    .win_off = lo,
+	    .goid = p->off.g_goid - lo,
+	    .status = p->off.g_atomicstatus - lo,
+	    .reason = p->off.g_waitreason - lo,
+	};
+}
+
+/* Full mode: the scheduler probes, configured for this process's slot. */
+static int probe_proc(struct goprobe *gp, struct goproc *p, char *msg, size_t len)
+{
+	struct go_cfg cfg;
+	int rc;
+
+	rc = proc_cfg(gp, p, &cfg, msg, len);
+	if (!rc && set_slot_cfg(gp, &cfg)) {
+		rc = -errno;
+		snprintf(msg, len, "cannot configure goroutine probes: %s", strerror(-rc));
+	}
+	if (rc)
+		return rc;
+	rc = attach_probes(gp, p, msg, len);
+	if (rc) {
+		gp->npending = 0;
+		set_slot_cfg(gp, &(struct go_cfg){0});
+	}
+	return rc;
+}
+
 int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, size_t len)
 {
 	struct goproc *p;
-	struct go_cfg cfg;
 	bool from_dwarf;
 	int rc;
 
@@ -486,26 +553,33 @@ int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, 
 		return rc;
 	rc = proc_layout(p, &from_dwarf, msg, len);
 	if (!rc)
-		rc = proc_cfg(gp, p, &cfg, msg, len);
-	if (!rc && set_slot_cfg(gp, &cfg)) {
-		rc = -errno;
-		snprintf(msg, len, "cannot configure goroutine probes: %s", strerror(-rc));
+		proc_tls(p);
+	if (!rc && !gp->skel && !p->tls.tgid) {
+		snprintf(msg, len, "pid %d: %s: %s; tracing its threads only", tgid, p->version,
+			 p->tls_msg);
+		rc = GOPROBE_UNSUPPORTED;
 	}
+	if (!rc && gp->skel)
+		rc = probe_proc(gp, p, msg, len);
 	if (rc) {
-		goelf_close(p->elf);
-		return rc;
-	}
-	rc = attach_probes(gp, p, msg, len);
-	if (rc) {
-		gp->npending = 0;
-		set_slot_cfg(gp, &(struct go_cfg){0});
 		goelf_close(p->elf);
 		return rc;
 	}
 	gp->nprocs++;
-	snprintf(msg, len, "pid %d: %s, offsets from %s, %s", tgid, p->version,
-		 from_dwarf ? "DWARF" : "the built-in table", goelf_pclntab_source(p->elf));
+	snprintf(msg, len, "pid %d: %s, offsets from %s, %s, g at FS%+d", tgid, p->version,
+		 from_dwarf ? "DWARF" : "the built-in table", goelf_pclntab_source(p->elf),
+		 p->tls.tgid ? p->tls.tls_off : 0);
 	return GOPROBE_ATTACHED;
+}
+
+int goprobe_tls_cfg(struct goprobe *gp, pid_t tgid, struct go_tls_cfg *cfg)
+{
+	struct goproc *p = find_proc(gp, tgid);
+
+	if (!p || !p->tls.tgid)
+		return -ENOENT;
+	*cfg = p->tls;
+	return 0;
 }
 
 /* The exe mapping at file offset 0 gives the PIE load bias. */
@@ -641,8 +715,19 @@ int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w, uint6
 	if (p->snapshot_done)
 		return 1;
 	if (!p->bias_known) {
-		if (find_bias(p, &p->bias))
+		int rc = find_bias(p, &p->bias);
+
+		/*
+		 * Not exec'd yet, or (full mode) G1's create record will tell.
+		 * Sampled mode has no such record: a process already gone is
+		 * declared without its bias, which only symbols would need.
+		 */
+		if (rc == -EAGAIN || (rc && gp->skel))
 			return 0;
+		if (rc) {
+			r.h.flags = GO_PROC_NO_BIAS;
+			p->bias = 0;
+		}
 		p->bias_known = true;
 	}
 	{

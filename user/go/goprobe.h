@@ -24,6 +24,8 @@ enum {
 /*
  * Loads the goroutine probes; they write into the thread tracer's ring
  * buffers and drop counters, whose map fds are rings_fd and drops_fd.
+ * rings_fd < 0 (sampled mode): no probes are loaded or attached; processes
+ * are still inspected, walked at attach and symbolized.
  */
 struct goprobe *goprobe_new(int rings_fd, int drops_fd, unsigned int stack_depth, bool verbose,
 			    char *err, size_t errlen);
@@ -33,6 +35,12 @@ struct goprobe *goprobe_new(int rings_fd, int drops_fd, unsigned int stack_depth
  * msg, or a negative errno with the reason in msg.
  */
 int goprobe_attach(struct goprobe *gp, pid_t tgid, const char *path, char *msg, size_t len);
+/*
+ * Where sampled mode reads tgid's running goroutine (struct go_tls_cfg for
+ * the tracer's go_tls[]); -ENOENT if the process is not attached or its TLS
+ * offset of g is unknown.
+ */
+int goprobe_tls_cfg(struct goprobe *gp, pid_t tgid, struct go_tls_cfg *cfg);
 /*
  * Once the process runs the binary: writes its REC_GO_PROC and, with walk,
  * one REC_GO_G per goroutine alive now, stamped attach_ts (the probes were

@@ -31,7 +31,9 @@ struct gostate {
 	 * and goroutines are removed when they die.
 	 */
 	struct gnode *gs[NBUCKETS];
-	struct idmap cur; /* tid -> struct gnode * running (or in a syscall) on it */
+	struct idmap cur;  /* tid -> struct gnode * running (or in a syscall) on it */
+	bool sampled;	   /* goroutines from kernel-event tails (gosampled.c) */
+	struct idmap seen; /* sampled: tid -> ts of its last switch-in or tail */
 	uint64_t repairs;
 	char *blocked_label[MAX_MINOR][MAX_REASON];
 	char *syscall_label[MAX_SYSCALL];
@@ -73,7 +75,13 @@ struct gostate *gostate_new(struct ctr_reader *r, const struct gs_ops *ops, void
 	s->r = r;
 	s->ops = ops;
 	s->ctx = ctx;
+	s->sampled = ctr_info(r)->go_modes & (1u << GO_MODE_SAMPLED);
 	return s;
+}
+
+bool gostate_sampled(const struct gostate *s)
+{
+	return s->sampled;
 }
 
 const char *gs_func_name(struct ctr_reader *r, uint32_t tgid, uint64_t pc, bool exact, char *buf,
@@ -173,6 +181,7 @@ static struct gnode *gnew(struct gostate *s, uint32_t tgid, int64_t goid, uint64
 	n->g.startpc = startpc;
 	n->g.creator = creator;
 	n->g.at_attach = at_attach;
+	n->g.sampled = s->sampled;
 	if (startpc)
 		fn = gs_func_name(s->r, tgid, startpc, true, buf, sizeof(buf));
 	n->start_func = strdup(fn ? fn : "");
@@ -219,6 +228,7 @@ static void leave_thread(struct gostate *s, struct gnode *n)
 static void emit(struct gostate *s, struct gnode *n, struct gs_trans *t)
 {
 	t->g = &n->g;
+	t->sampled = s->sampled;
 	t->from = n->g.state;
 	if (!t->tid)
 		t->tid = n->g.tid;
@@ -487,6 +497,9 @@ static void on_snapshot(struct gostate *s, const struct rec_go_g *e)
 		return;
 	if (s->ops->create)
 		s->ops->create(s->ctx, &n->g, e->h.ts, NULL, 0);
+	/* Sampled: its name only; what it does is known when a kernel event shows it. */
+	if (s->sampled)
+		return;
 	/* Go's status values: 1 runnable, 2 running, 3 syscall, 4 waiting, 9 preempted. */
 	switch (e->status) {
 	case 2:
@@ -514,6 +527,94 @@ static void on_snapshot(struct gostate *s, const struct rec_go_g *e)
 	emit(s, n, &t);
 }
 
+/*
+ * ---- Sampled mode ----
+ * The goroutine a Go thread runs is known only at the thread's kernel
+ * events (switch out, syscall entry and exit), from the tails. A goroutine
+ * named there is taken to have run on the thread since the thread's
+ * previous kernel event; it is "unseen" once the thread switches out or
+ * names another goroutine. So spans are bounded by kernel events, never by
+ * the goroutine switches, which are not recorded.
+ */
+static void unseen(struct gostate *s, struct gnode *n, uint64_t ts)
+{
+	struct gs_trans t = {.ts = ts, .to = GS_UNSEEN, .p = -1};
+
+	leave_thread(s, n);
+	emit(s, n, &t);
+}
+
+/* goid ran on h's thread at h->ts: the goroutine, running there, or NULL for the runtime. */
+static struct gnode *observe(struct gostate *s, const struct ev_header *h, int64_t goid)
+{
+	struct gnode *cur = thread_cur(s, h->tid), *n;
+	struct gs_trans t = {.tid = h->tid, .cpu = h->cpu, .p = -1, .to = GS_RUNNING};
+	uint64_t *seen = idmap_find(&s->seen, h->tid);
+	uint64_t from = seen && *seen < h->ts ? *seen : h->ts;
+
+	if (goid <= 0) {
+		if (cur)
+			unseen(s, cur, h->ts);
+		return NULL;
+	}
+	n = lookup(s, h, goid);
+	if (!n || cur == n)
+		return n;
+	if (cur)
+		unseen(s, cur, from > cur->g.since ? from : cur->g.since);
+	if (from < n->g.since)
+		from = n->g.since;
+	/* Last seen on another thread, which has not named anyone since. */
+	if (n->g.state == GS_RUNNING || n->g.state == GS_SYSCALL)
+		unseen(s, n, from);
+	t.ts = from;
+	t.label = "Running";
+	emit(s, n, &t);
+	set_thread(s, h->tid, n);
+	return n;
+}
+
+static void sampled_tail(struct gostate *s, const struct ev_header *h, const struct ev_go_tail *g)
+{
+	struct gnode *n = observe(s, h, g->goid);
+	struct gs_trans t = {.ts = h->ts, .tid = h->tid, .cpu = h->cpu, .p = -1};
+
+	if (n && h->type == EV_SYS_ENTER) {
+		t.to = GS_SYSCALL;
+		t.syscall = ((const struct ev_sys_enter *)h)->id;
+		t.label = syscall_label(s, t.syscall);
+		emit(s, n, &t);
+	} else if (n && h->type == EV_SYS_EXIT && n->g.state == GS_SYSCALL) {
+		t.to = GS_RUNNING;
+		t.label = "Running";
+		emit(s, n, &t);
+	} else if (n && h->type == EV_SCHED_SWITCH && n->g.state == GS_RUNNING) {
+		/* Off the CPU; a goroutine in a syscall stays in it while the thread sleeps. */
+		unseen(s, n, h->ts);
+	}
+	idmap_put(&s->seen, h->tid, h->ts);
+}
+
+/* Handles switch and syscall records in sampled mode; false for others. */
+static bool sampled_event(struct gostate *s, const struct ev_header *h)
+{
+	const struct ev_go_tail *g;
+
+	if (h->type != EV_SYS_ENTER && h->type != EV_SYS_EXIT && h->type != EV_SCHED_SWITCH)
+		return false;
+	g = ctr_go_tail(h);
+	if (g && ctr_go_proc_find(s->r, h->tgid))
+		sampled_tail(s, h, g);
+	if (h->type == EV_SCHED_SWITCH) {
+		const struct ev_sched_switch *e = (const void *)h;
+
+		/* Where a thread's next goroutine span can start at the earliest. */
+		if (e->next_pid && ctr_go_proc_find(s->r, e->next_tgid))
+			idmap_put(&s->seen, e->next_pid, h->ts);
+	}
+	return true;
+}
+
 static void end_process(struct gostate *s, uint32_t tgid, uint64_t ts)
 {
 	for (int b = 0; b < NBUCKETS; b++) {
@@ -536,6 +637,8 @@ void gostate_event(struct gostate *s, const struct ev_header *h)
 {
 	struct gnode *cur;
 
+	if (s->sampled && sampled_event(s, h))
+		return;
 	switch (h->type) {
 	case EV_GO_CREATE:
 	case EV_GO_START:
@@ -583,7 +686,9 @@ void gostate_event(struct gostate *s, const struct ev_header *h)
 		}
 		/* A thread that exits runs nothing any more. */
 		cur = thread_cur(s, e->pid);
-		if (cur) {
+		if (cur && s->sampled) {
+			unseen(s, cur, h->ts);
+		} else if (cur) {
 			to_runnable(s, cur, h->ts, false, false);
 			clear_thread(s, e->pid);
 		}
@@ -601,6 +706,7 @@ void gostate_finish(struct gostate *s, uint64_t ts)
 		while (s->gs[b])
 			gfree(s, s->gs[b]);
 	idmap_free(&s->cur);
+	idmap_free(&s->seen);
 }
 
 struct gs_gor *gostate_find(struct gostate *s, uint32_t tgid, int64_t goid)

@@ -22,6 +22,11 @@ enum gs_state {
 	GS_BLOCKED,
 	GS_SYSCALL,
 	GS_DEAD,
+	/*
+	 * Sampled mode: no longer seen on a CPU. Nothing is known of it until
+	 * the next kernel event of one of its threads names it again.
+	 */
+	GS_UNSEEN,
 };
 
 struct gs_gor {
@@ -38,7 +43,8 @@ struct gs_gor {
 	const char *start_func;
 	int64_t creator; /* goid, 0: the runtime, -1: unknown (alive at attach) */
 	bool at_attach;
-	void *user; /* for the consumer */
+	bool sampled; /* known from kernel events only (sampled mode) */
+	void *user;   /* for the consumer */
 };
 
 /* One transition of one goroutine. */
@@ -64,6 +70,11 @@ struct gs_trans {
 	bool repaired;	/* synthesized to repair a lost event */
 	bool preempted; /* to == GS_RUNNABLE: preempted rather than yielded */
 	int sched_kind; /* EV_GO_SCHED's go_sched_kind, 0 otherwise */
+	/*
+	 * Sampled mode: bounded by kernel events (switches, syscalls) of the
+	 * thread, not by the goroutine switch itself, which is not recorded.
+	 */
+	bool sampled;
 };
 
 struct gs_ops {
@@ -85,6 +96,8 @@ void gostate_event(struct gostate *s, const struct ev_header *h);
  */
 void gostate_finish(struct gostate *s, uint64_t ts);
 uint64_t gostate_repairs(const struct gostate *s);
+/* The capture's goroutines come from sampled mode's kernel-event tails. */
+bool gostate_sampled(const struct gostate *s);
 /* A goroutine alive now, or NULL. */
 struct gs_gor *gostate_find(struct gostate *s, uint32_t tgid, int64_t goid);
 void gostate_free(struct gostate *s);

@@ -330,16 +330,30 @@ static int resolve_cmd(const char *cmd, char *out, size_t len)
 	return rc;
 }
 
-/* Goroutine probes for one process; a non-Go target is traced at thread level. */
+/*
+ * Goroutine identity at kernel events, in sampled mode and (for tests
+ * comparing both views of the same run) in full mode with
+ * CTRACE_TEST_GO_TAILS=1 in the environment.
+ */
+static bool go_tails(const struct record_opts *o)
+{
+	const char *e = getenv("CTRACE_TEST_GO_TAILS");
+
+	return o->go_mode == GO_MODE_SAMPLED || (o->go_mode == GO_MODE_FULL && e && *e == '1');
+}
+
+/* Goroutine tracing of one process; a non-Go target is traced at thread level. */
 static void attach_go(struct recorder *r, struct tracer *t, pid_t tgid, const char *path)
 {
+	struct go_tls_cfg tls;
 	char msg[512];
-	int rings_fd, drops_fd, rc;
+	int rings_fd = -1, drops_fd = -1, rc;
 
-	if (r->o->no_goroutines)
+	if (r->o->go_mode == GO_MODE_OFF)
 		return;
 	if (!r->go) {
-		tracer_shared_maps(t, &rings_fd, &drops_fd);
+		if (r->o->go_mode == GO_MODE_FULL)
+			tracer_shared_maps(t, &rings_fd, &drops_fd);
 		r->go = goprobe_new(rings_fd, drops_fd, r->o->stack_depth, r->o->verbose, msg,
 				    sizeof(msg));
 		if (!r->go) {
@@ -350,6 +364,11 @@ static void attach_go(struct recorder *r, struct tracer *t, pid_t tgid, const ch
 	rc = goprobe_attach(r->go, tgid, path, msg, sizeof(msg));
 	if (rc == GOPROBE_ATTACHED) {
 		r->go_pending[r->ngo_pending++] = tgid;
+		if (go_tails(r->o) && !goprobe_tls_cfg(r->go, tgid, &tls) &&
+		    tracer_add_go_tls(t, &tls))
+			errmsg("pid %d: more than %d Go processes in sampled mode; its goroutines "
+			       "are not named",
+			       tgid, GO_MAX_PROCS);
 		if (r->o->verbose)
 			errmsg("goroutines: %s", msg);
 	} else if (rc == GOPROBE_NOT_GO) {
@@ -358,6 +377,19 @@ static void attach_go(struct recorder *r, struct tracer *t, pid_t tgid, const ch
 	} else if (!r->o->quiet || rc < 0) {
 		errmsg("%s", msg);
 	}
+}
+
+/* REC_GO_MODE: how goroutines are traced from ts on. */
+static void write_go_mode(struct recorder *r, uint64_t ts)
+{
+	struct rec_go_mode m = {
+	    .h = {.ts = ts, .type = REC_GO_MODE, .size = sizeof(m)},
+	    .mode = r->o->go_mode,
+	    .reason = r->o->go_mode_set ? GO_MODE_BY_OPTION : GO_MODE_BY_DEFAULT,
+	    .flags = r->o->go_mode == GO_MODE_FULL && go_tails(r->o) ? GO_MODE_F_TAILS : 0,
+	};
+
+	ctr_writer_add(r->w, &m.h);
 }
 
 /* Snapshots Go processes that have reached their binary; keeps the rest. */
@@ -408,6 +440,11 @@ static int rec_prepare(struct recorder *r)
 		o->format = format_from_path(o->output, &o->gzip);
 	if (o->format == FMT_NONE)
 		o->format = FMT_PERFETTO;
+	if (o->format == FMT_GO && o->go_mode != GO_MODE_FULL) {
+		errmsg("a go trace needs every goroutine transition: use --goroutines full "
+		       "(see docs/go-trace.md)");
+		return EXIT_USAGE;
+	}
 	r->out = o->output ? o->output : (r->defout = default_output(o));
 	if (!r->out)
 		return EXIT_RUNTIME;
@@ -485,6 +522,7 @@ static void rec_begin(struct recorder *r)
 
 	r->start = now_boot_ns();
 	write_meta(r, r->start);
+	write_go_mode(r, r->start);
 	proc_snapshot(r->w, r->start);
 	if (r->go)
 		go_snapshots(r);
@@ -720,9 +758,12 @@ static void rec_summary(struct recorder *r)
 			fprintf(stderr, "ctrace-bpf: command killed by signal %d (%s)\n",
 				WTERMSIG(r->child_status), strsignal(WTERMSIG(r->child_status)));
 	}
-	fprintf(stderr, "ctrace-bpf: %llu events, %llu dropped%s\n", (unsigned long long)r->events,
-		(unsigned long long)r->drops,
-		r->drops ? " (the ring buffers were full; see README: Drops)" : "");
+	fprintf(stderr, "ctrace-bpf: %llu events, %llu dropped%s; goroutines: %s\n",
+		(unsigned long long)r->events, (unsigned long long)r->drops,
+		r->drops ? " (the ring buffers were full; see README: Drops)" : "",
+		r->o->go_mode == GO_MODE_SAMPLED ? "sampled (at kernel events)"
+		: r->o->go_mode == GO_MODE_FULL	 ? "full"
+						 : "off");
 	fprintf(stderr, "ctrace-bpf: wrote %s (%s, %s); %s\n", r->out, size,
 		format_name(r->o->format), format_viewer_hint(r->o->format));
 }

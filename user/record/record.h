@@ -19,7 +19,9 @@ struct record_opts {
 	bool gzip;
 	bool quiet;
 	bool verbose;
-	bool no_goroutines;
+	bool no_goroutines;	  /* --no-goroutines, the same as go_mode GO_MODE_OFF */
+	int go_mode;		  /* enum go_mode (bpf/ctrace.h); GO_MODE_FULL by default */
+	bool go_mode_set;	  /* given by --goroutines or --no-goroutines */
 	unsigned int stack_depth; /* goroutine stack frames; 0: none */
 	const char *pprof_dir;	  /* --pprof-out: also write pprof profiles there */
 	bool report;		  /* print the report of the capture at the end */

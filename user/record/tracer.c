@@ -198,6 +198,18 @@ void tracer_shared_maps(struct tracer *t, int *rings_fd, int *drops_fd)
 	*drops_fd = bpf_map__fd(t->skel->maps.drops);
 }
 
+int tracer_add_go_tls(struct tracer *t, const struct go_tls_cfg *c)
+{
+	__u32 n = t->skel->bss->go_tls_n;
+
+	if (n >= GO_MAX_PROCS)
+		return -E2BIG;
+	t->skel->bss->go_tls[n] = *c;
+	/* The handlers scan up to go_tls_n: the slot must be complete first. */
+	__atomic_store_n(&t->skel->bss->go_tls_n, n + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
 void tracer_close(struct tracer *t)
 {
 	if (!t)

@@ -32,6 +32,8 @@ int tracer_drain(struct tracer *t);
 int tracer_drops(struct tracer *t, __u64 drops[EV_KERNEL_MAX]);
 /* The ring-buffer array and drop counters, for other BPF objects to share. */
 void tracer_shared_maps(struct tracer *t, int *rings_fd, int *drops_fd);
+/* Sampled mode: the switch and syscall records of c->tgid get a goroutine tail. */
+int tracer_add_go_tls(struct tracer *t, const struct go_tls_cfg *c);
 void tracer_close(struct tracer *t);
 
 #endif /* CTRACE_TRACER_H */

@@ -361,6 +361,10 @@ static void goroutines(struct out *o, const struct report *rp)
 	if (!rp->ngg)
 		return;
 	out_puts(o, "<h2 id=\"goroutines\">Goroutines by start function</h2>\n");
+	if (rp->go_sampled)
+		out_puts(o, "<p class=\"note\">Sampled: goroutines seen at their threads' kernel "
+			    "events only (switches, syscalls); times are bounded by those events, "
+			    "waits are not known.</p>\n");
 	out_puts(o, "<p class=\"note\">Execution is on-CPU time while running; the states are wall "
 		    "time. Scheduler wait: runnable to running.</p>\n");
 	svg_states(o, rp);

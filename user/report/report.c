@@ -1278,6 +1278,7 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 	memset(rp, 0, sizeof(*rp));
 	rp->r = r;
 	rp->info = ctr_info(r);
+	rp->go_sampled = rp->info->go_modes & (1u << GO_MODE_SAMPLED);
 	rp->path = path;
 	rp->o = *o;
 	rp->system = !rp->info->target || !strcmp(rp->info->target, "system");

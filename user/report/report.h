@@ -161,6 +161,11 @@ struct report {
 	uint64_t start, end;
 	uint64_t repairs;
 	uint64_t go_events;
+	/*
+	 * Goroutine sections come from sampled mode: states seen at kernel
+	 * events only, so times are bounded by them and waits are unknown.
+	 */
+	bool go_sampled;
 
 	struct rp_proc **procs; /* targets, by on-CPU time */
 	size_t nprocs;

@@ -82,6 +82,9 @@ static void health(struct jw *w, const struct report *rp)
 	jw_ku64(w, "late_events", in->late_events);
 	jw_ku64(w, "truncated_blocks", in->truncated_blocks);
 	jw_ku64(w, "gostate_repairs", rp->repairs);
+	/* Only when there are some: other reports stay byte for byte the same. */
+	if (in->go_tails_bad)
+		jw_ku64(w, "go_tails_bad", in->go_tails_bad);
 	jw_kbool(w, "clean_end", in->clean_end);
 	jw_obj_end(w);
 }
@@ -164,6 +167,11 @@ static void syscalls(struct jw *w, const struct report *rp, bool runtime)
 
 static void goroutines(struct jw *w, const struct report *rp)
 {
+	/* Only in sampled captures: other reports stay byte for byte the same. */
+	if (rp->go_sampled) {
+		jw_key(w, "goroutines_sampled");
+		jw_bool(w, true);
+	}
 	jw_key(w, "goroutines");
 	jw_arr(w);
 	for (size_t i = 0; i < rp->ngg; i++) {

@@ -290,6 +290,9 @@ static void header(const struct tout *o)
 		     "figures below undercount",
 		     (unsigned long long)in->drops_total, (unsigned long long)in->late_events,
 		     (unsigned long long)in->truncated_blocks);
+	if (in->go_tails_bad)
+		line(o, "1;31", "  warning: %llu records with a malformed goroutine tail (ignored)",
+		     (unsigned long long)in->go_tails_bad);
 }
 
 static void threads(const struct tout *o)
@@ -451,7 +454,12 @@ static void goroutines(const struct tout *o)
 
 	if (!rp->ngg)
 		return;
-	heading(o, "Goroutines by start function: execution (on-CPU) and wall time by state");
+	heading(o, "Goroutines by start function: execution (on-CPU) and wall time by state%s",
+		rp->go_sampled ? " [sampled]" : "");
+	if (rp->go_sampled)
+		note(o,
+		     "  sampled: goroutines seen at their threads' kernel events only (switches, "
+		     "syscalls); times are bounded by those events, waits are not known");
 	tbl_init(&t, 11, "<START FUNCTION", "COUNT", "EXEC", "MEAN EXEC", "RUNNING", "RUNNABLE",
 		 "SYNC", "NET", "SLEEP", "SYSCALL", "OTHER");
 	for (size_t i = 0; i < n; i++) {
@@ -471,6 +479,8 @@ static void goroutines(const struct tout *o)
 	}
 	tbl_print(&t, o, 2);
 	more(o, n, rp->ngg, "start functions");
+	if (rp->go_sampled)
+		return;
 
 	heading(o, "Goroutines: scheduler wait (runnable -> running), sync blocks, unblocked by");
 	tbl_init(&t, 9, "<START FUNCTION", "WAITS", "p50", "p99", "max", "SYNC BLOCKS", "p50",
@@ -502,7 +512,8 @@ static void blocking(const struct tout *o)
 		any |= rp->reasons[r].nstacks > 0;
 	if (!any)
 		return;
-	heading(o, "Blocking: top goroutine stacks by blocked time, per reason");
+	heading(o, "Blocking: top goroutine stacks by blocked time, per reason%s",
+		rp->go_sampled ? " [sampled: syscalls only]" : "");
 	for (int r = 0; r < RB__COUNT; r++) {
 		const struct rp_reason_sum *s = &rp->reasons[r];
 		size_t n = lim(o, s->nstacks);
