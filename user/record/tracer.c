@@ -7,8 +7,9 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "ctrace.skel.h"
+/* tracer.h first: the skeleton names struct go_tls_cfg from bpf/ctrace.h. */
 #include "record/tracer.h"
+#include "ctrace.skel.h"
 
 /*
  * Per-CPU ring size: up to 32 MiB (about half a second of a busy CPU's
@@ -98,6 +99,8 @@ struct tracer *tracer_open(const struct tracer_opts *o, char *err, size_t errlen
 	t->skel->rodata->filter_syscalls = o->filter_syscalls;
 	t->skel->rodata->self_tgid = o->self_tgid;
 	bpf_map__set_max_entries(t->skel->maps.rings, t->ncpus);
+	/* Not verified, nor attached, unless CPU samples are wanted. */
+	bpf_program__set_autoload(t->skel->progs.handle_cpu_sample, o->cpu_sample);
 
 	rc = ctrace_bpf__load(t->skel);
 	if (rc) {
@@ -196,6 +199,11 @@ void tracer_shared_maps(struct tracer *t, int *rings_fd, int *drops_fd)
 {
 	*rings_fd = bpf_map__fd(t->skel->maps.rings);
 	*drops_fd = bpf_map__fd(t->skel->maps.drops);
+}
+
+struct bpf_program *tracer_cpu_sample_prog(struct tracer *t)
+{
+	return t->opts.cpu_sample ? t->skel->progs.handle_cpu_sample : NULL;
 }
 
 void tracer_close(struct tracer *t)
