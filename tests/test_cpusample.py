@@ -11,7 +11,8 @@ through the sequence's interned data).
   1e9/499 ns; as many as its on-CPU time (from sched_switch) allows, within
   a wide tolerance; `go tool pprof -top` opens the profile and names
   main.spin first; the Perfetto trace has PerfSample packets whose
-  callstacks resolve, main.spin among them.
+  callstacks resolve, main.spin the leaf of most; the report's CPU samples
+  section (labelled sampled) lists main.spin first.
 - test_cpusample_goids: the same with `--goroutines sampled`, where the
   goroutine is read from the thread's TLS: main.spin's samples carry the
   goid of a real goroutine (pprof label `goid`, usable with -tagfocus).
@@ -187,6 +188,14 @@ def test_cpusample_go(tmp):
           f"sample types {[(st[t.type], st[t.unit]) for t in p.sample_type]}")
     total = sum(s.value[0] for s in p.sample)
     check(total == len(mine), f"profile has {total} samples, the capture {len(mine)}")
+    # The report: a CPU samples section, labelled sampled, main.spin first.
+    r = ctrace("report", ctr, "--top", "5")
+    check(r.returncode == 0, f"report: {r.stderr!r}")
+    sec = r.stdout.split("CPU samples (sampled: ", 1)
+    check(len(sec) == 2, f"no CPU samples section in the report:\n{r.stdout[-1500:]}")
+    rows = [l.split() for l in sec[1].splitlines()[1:4]]
+    check(rows[0][0] == "FUNCTION" and rows[1][0] == "main.spin",
+          f"report's CPU samples section:\n{sec[1][:600]}")
     # Perfetto: a PerfSample per sample, callstacks that resolve.
     pf = tmp / "s.pftrace"
     r = ctrace("convert", ctr, "-o", pf)

@@ -697,7 +697,6 @@ static void cpu_sample(struct ctx *c, const struct ev_cpu_sample *e)
 	uint64_t pcs[MAX_LOCS];
 	struct gs_gor *g = NULL;
 	struct pp_sample k;
-	char name[32];
 	int n = cpu_sample_pcs(c->r, e, pcs, MAX_LOCS - 1);
 
 	memset(&k, 0, sizeof(k));
@@ -707,8 +706,7 @@ static void cpu_sample(struct ctx *c, const struct ev_cpu_sample *e)
 	for (int i = 0; i < n; i++)
 		k.loc[k.nloc++] = pp_loc(p, c->r, e->h.tgid, pcs[i], NULL);
 	if (!n) {
-		snprintf(name, sizeof(name), "(no user stack: tid %u)", e->h.tid);
-		k.loc[k.nloc++] = pp_loc(p, c->r, 0, 0, name);
+		k.loc[k.nloc++] = pp_loc(p, c->r, 0, 0, "(no user stack)");
 	}
 	label_num(p, &k, "pid", e->h.tgid);
 	if (e->goid >= 0) {
