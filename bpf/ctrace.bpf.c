@@ -341,3 +341,81 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	submit(e, e->h.cpu);
 	return 0;
 }
+
+/* PF_KTHREAD: kernel threads have no user stack to sample. */
+#define TASK_PF_KTHREAD 0x00200000
+
+/*
+ * Whose CPU samples are kept: the targets' with -p or a command (the same
+ * thread groups whose syscalls are recorded), every user thread but the
+ * collector's system-wide.
+ */
+static __always_inline bool want_cpu_sample(__u32 tgid, struct task_struct *t)
+{
+	if (tgid == self_tgid || t->flags & TASK_PF_KTHREAD)
+		return false;
+	if (!filter_syscalls)
+		return true;
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+/*
+ * The goroutine a Go thread runs: g from its TLS, then g.goid. Only goid is
+ * wanted here, read as one u64. (go_tls_read's 8-byte load at a variable
+ * offset of its stack window does not pass the verifier: "misaligned stack
+ * access".) t must be current.
+ */
+static __always_inline __s64 sample_goid(struct task_struct *t, const struct go_tls_cfg *c)
+{
+	__s64 goid = -1;
+	__u64 g = 0;
+
+	if (bpf_probe_read_user(&g, sizeof(g), (void *)(t->thread.fsbase + (long)c->tls_off)) || !g)
+		return -1;
+	if (bpf_probe_read_user(&goid, sizeof(goid), (void *)(g + c->win_off + c->goid)))
+		return -1;
+	return goid;
+}
+
+/*
+ * A cpu-clock tick (one software perf event per CPU, attached by user space)
+ * while a wanted thread runs: its goroutine, read from its TLS as sampled
+ * mode does at kernel events, and its user stack. bpf_get_stack() walks
+ * frame pointers, which Go always keeps on amd64.
+ */
+SEC("perf_event")
+int handle_cpu_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id_tgid = bpf_get_current_pid_tgid();
+	struct task_struct *t = bpf_get_current_task_btf();
+	const struct go_tls_cfg *gc;
+	struct ev_cpu_sample *e;
+	__u32 cpu;
+	long n;
+
+	if (!(__u32)id_tgid || !want_cpu_sample(id_tgid >> 32, t))
+		return 0;
+	cpu = bpf_get_smp_processor_id();
+	e = reserve(cpu, EV_CPU_SAMPLE, sizeof(*e) + CPU_SAMPLE_MAX_STACK * sizeof(__u64));
+	if (!e)
+		return 0;
+	fill_header(&e->h, bpf_ktime_get_boot_ns(), EV_CPU_SAMPLE, sizeof(*e), cpu, id_tgid);
+	/*
+	 * CPL 3 in the interrupted cs: user code; otherwise a syscall or fault.
+	 * The context only allows whole-register loads, hence volatile.
+	 */
+	if ((*(volatile __u64 *)&ctx->regs.cs & 3) != 3)
+		e->h.flags = CPU_SAMPLE_F_KERNEL;
+	e->period_ns = ctx->sample_period > 0xffffffffull ? 0xffffffffu : ctx->sample_period;
+	e->goid = -1;
+	e->pad = 0;
+	gc = go_tls_find(id_tgid >> 32);
+	if (gc)
+		e->goid = sample_goid(t, gc);
+	n = bpf_get_stack(ctx, e->stack, CPU_SAMPLE_MAX_STACK * sizeof(__u64), BPF_F_USER_STACK);
+	e->nstack = n > 0 ? n / sizeof(__u64) : 0;
+	/* The record's own size says how much of the stack is valid. */
+	e->h.size = sizeof(*e) + e->nstack * sizeof(__u64);
+	submit(e, cpu);
+	return 0;
+}

@@ -249,6 +249,24 @@ enum go_probe {
 /* The process's go_cfgs slot: an array lookup, which costs no helper call. */
 #define GP_COOKIE_SLOT(c) (((c) >> 24) & 0xff)
 
+/*
+ * EV_CPU_SAMPLE: a cpu-clock sample of a target thread (h.tid/h.tgid), taken
+ * every period_ns of CPU time it used. stack[] holds the thread's user stack
+ * walked by frame pointers, innermost first: stack[0] is the interrupted
+ * user pc, the rest return addresses. The record is variable-length: h.size
+ * is sizeof(struct ev_cpu_sample) + nstack * 8.
+ */
+#define CPU_SAMPLE_MAX_STACK 64
+#define CPU_SAMPLE_F_KERNEL  0x1 /* h.flags: the thread was in the kernel (syscall, fault) */
+struct ev_cpu_sample {
+	struct ev_header h;
+	__s64 goid;	 /* the Go thread's goroutine (0: g0/gsignal); -1 unknown or not Go */
+	__u32 period_ns; /* CPU time the sample stands for */
+	__u16 nstack;
+	__u16 pad;
+	__u64 stack[]; /* nstack entries */
+};
+
 /* ---- collector records ---- */
 
 #define TASK_IS_KTHREAD 1

@@ -53,6 +53,9 @@ EV_GO_BLOCK = 34
 EV_GO_UNBLOCK = 35
 EV_GO_SCHED = 36
 EV_GO_EXIT = 37
+EV_CPU_SAMPLE = 38
+CPU_SAMPLE_MAX_STACK = 64
+CPU_SAMPLE_F_KERNEL = 0x1
 EV_KERNEL_MAX = 64
 REC_META = 64
 REC_TASK = 65
@@ -115,7 +118,7 @@ MIN_SIZE = {
     EV_PROCESS_FORK: 64, EV_PROCESS_EXEC: 176, EV_PROCESS_EXIT: 56,
     EV_SYS_ENTER: 80, EV_SYS_EXIT: 40, EV_TASK_RENAME: 64,
     REC_TASK: 52, REC_STATS: 24 + 8 + 64 * 8 + 8 + 8 * 8, REC_END: 32,
-    REC_GO_PROC: 328, REC_GO_G: 72, REC_GO_SYM: 40, REC_GO_MODE: 40,
+    REC_GO_PROC: 328, REC_GO_G: 72, REC_GO_SYM: 40, REC_GO_MODE: 40, EV_CPU_SAMPLE: 40,
     **{t: 72 for t in GO_EVENTS},
 }
 assert SCHED_SWITCH.size == 64 and SCHED_WAKE.size == 32
@@ -184,6 +187,12 @@ def _decode_fixed(typ, b, size):
         stack = list(struct.unpack_from(f"<{nstack}Q", b, 72))
         return dict(g=g, goid=goid, other_goid=other, pc=pc, pc2=pc2, p=p,
                     reason=reason, kind=kind, stack=stack)
+    if typ == EV_CPU_SAMPLE:
+        goid, period, nstack = struct.unpack_from("<qIH", b, 24)
+        if nstack > CPU_SAMPLE_MAX_STACK or 40 + 8 * nstack > size:
+            raise CtrError(f"cpu sample with nstack {nstack} in {size} bytes")
+        return dict(goid=goid, period_ns=period,
+                    stack=list(struct.unpack_from(f"<{nstack}Q", b, 40)))
     if typ == EV_SYS_ENTER:
         nr, *args = SYS_ENTER.unpack_from(b, 24)
         return dict(id=nr, args=args)

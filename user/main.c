@@ -9,6 +9,7 @@
 #include "bpf/ctrace.h"
 #include "formats/convert.h"
 #include "formats/formats.h"
+#include "record/cpusample.h"
 #include "record/record.h"
 #include "report/report.h"
 #include "lib/util.h"
@@ -57,7 +58,13 @@ static void usage(FILE *f)
 	    "      --stack-depth N     goroutine stack frames kept at create, block and\n"
 	    "                          unblock, 0 to 32 (default 16; 0 is cheapest)\n"
 	    "      --pprof-out DIR     also write pprof profiles into DIR: thread\n"
-	    "                          off-CPU time and goroutine blocking\n"
+	    "                          off-CPU time, goroutine blocking and sampled\n"
+	    "                          CPU time (when there are CPU samples)\n"
+	    "      --freq HZ           sample the targets' CPU use HZ times a second\n"
+	    "                          (user stack and goroutine; 1 to 10000, 0: off)\n"
+	    "                          into cpu-goroutines.pb.gz with --pprof-out and\n"
+	    "                          callstack samples in Perfetto. Default: 499 in\n"
+	    "                          sampled goroutine mode, else off\n"
 	    "      --report            print `ctrace-bpf report` of the capture at the end\n"
 	    "  -q, --quiet             no status line and no summary\n"
 	    "  -v, --verbose           show libbpf's messages\n"
@@ -132,6 +139,26 @@ static int parse_pids(const char *arg, struct record_opts *o)
 	return rc;
 }
 
+/* Long-only options, outside the range of short option characters. */
+enum { OPT_FREQ = 0x100 };
+
+static int parse_freq(const char *arg, struct record_opts *o)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 0 || v > CPUSAMPLE_MAX_HZ) {
+		errmsg("bad sample frequency '%s' (0 to %d Hz; 0 turns CPU sampling off)", arg,
+		       CPUSAMPLE_MAX_HZ);
+		return -EINVAL;
+	}
+	o->freq_hz = v;
+	o->freq_set = true;
+	return 0;
+}
+
 static int cmd_record_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -146,11 +173,13 @@ static int cmd_record_args(int argc, char **argv)
 	    {"stack-depth", required_argument, NULL, 'S'},
 	    {"pprof-out", required_argument, NULL, 'P'},
 	    {"report", no_argument, NULL, 'R'},
+	    {"freq", required_argument, NULL, OPT_FREQ},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {},
 	};
-	struct record_opts o = {.stack_depth = 16, .go_mode = GO_MODE_FULL};
+	struct record_opts o = {
+	    .stack_depth = 16, .go_mode = GO_MODE_FULL, .freq_hz = CPUSAMPLE_DEFAULT_HZ};
 	int c;
 
 	optind = 1;
@@ -199,6 +228,10 @@ static int cmd_record_args(int argc, char **argv)
 		}
 		case 'P':
 			o.pprof_dir = optarg;
+			break;
+		case OPT_FREQ:
+			if (parse_freq(optarg, &o))
+				return EXIT_USAGE;
 			break;
 		case 'v':
 			o.verbose = true;

@@ -67,9 +67,15 @@ def includes(p):
 
 
 def writer(p):
-    """The writer a formats/ file belongs to: perfetto_go.c -> perfetto."""
+    """The writer a formats/ file belongs to: perfetto_go.c -> perfetto,
+    perfetto_cpu.c -> perfetto: <writer>_<part> is a part of the writer
+    whose own file is <writer>.c."""
     stem = p.stem
-    return stem[:-3] if stem.endswith("_go") else stem
+    parts = stem.split("_")
+    for i in range(1, len(parts)):
+        if (USER / "formats" / ("_".join(parts[:i]) + ".c")).exists():
+            return "_".join(parts[:i])
+    return stem
 
 
 def check_tree():

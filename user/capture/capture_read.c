@@ -273,6 +273,8 @@ static size_t min_size(uint16_t type)
 		return sizeof(struct rec_go_sym);
 	case REC_GO_MODE:
 		return sizeof(struct rec_go_mode);
+	case EV_CPU_SAMPLE:
+		return sizeof(struct ev_cpu_sample);
 	default:
 		return sizeof(struct ev_header);
 	}
@@ -292,6 +294,11 @@ static bool valid_record(const struct ev_header *h)
 		const struct rec_go_g *e = (const void *)h;
 
 		return e->nstack <= GO_MAX_STACK && sizeof(*e) + e->nstack * 8u <= h->size;
+	}
+	if (h->type == EV_CPU_SAMPLE) {
+		const struct ev_cpu_sample *e = (const void *)h;
+
+		return e->nstack <= CPU_SAMPLE_MAX_STACK && sizeof(*e) + e->nstack * 8u <= h->size;
 	}
 	return true;
 }

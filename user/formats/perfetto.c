@@ -22,6 +22,7 @@
 #include <string.h>
 #include "formats/formats.h"
 #include "lib/pbwriter.h"
+#include "formats/perfetto_cpu.h"
 #include "formats/perfetto_go.h"
 #include "perfetto_fields.h"
 
@@ -96,7 +97,8 @@ struct pf {
 	const struct ctr_task **late; /* tasks that appeared during the capture */
 	size_t nlate, next_late;
 	uint64_t skipped_cpu, clamped;
-	struct pfgo *go; /* goroutine tracks, when the capture has Go processes */
+	struct pfgo *go;   /* goroutine tracks, when the capture has Go processes */
+	struct pfcpu *cpu; /* CPU samples' callstacks */
 };
 
 /*
@@ -730,11 +732,20 @@ static int write_events(struct pf *p, struct ctr_reader *r)
 		return -1;
 	}
 	p->go = pfgo_new(r, p->o);
+	p->cpu = pfcpu_new(r, p->o);
+	if (!p->cpu) {
+		p->err = ENOMEM;
+		return -1;
+	}
 	while ((rc = ctr_next(r, &h)) > 0) {
 		if (p->next_late < p->nlate && write_late_tree(p, h->ts))
 			return -1;
 		if (p->go)
 			pfgo_event(p->go, h);
+		if (pfcpu_event(p->cpu, h)) {
+			p->err = out_error(p->o) ? 0 : EIO;
+			return -1;
+		}
 		if (on_event(p, h))
 			return -1;
 	}
@@ -781,6 +792,7 @@ int perfetto_write(struct ctr_reader *r, struct out *o)
 	}
 	if (p.go)
 		pfgo_finish(p.go, p.info->end_ts);
+	pfcpu_free(p.cpu, NULL);
 	for (size_t i = 0; i < p.ncpus; i++)
 		cpu_free(p.cpus[i]);
 	free(p.cpus);

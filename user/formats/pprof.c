@@ -8,7 +8,10 @@
  *   it was off-CPU outside one) on top of the thread's name;
  * - goroutine blocking, from gostate: each Blocked period, on the stack the
  *   goroutine parked with, labelled by Go's wait reason. Runtime-internal
- *   goroutines are left out, as in Go's own block profile.
+ *   goroutines are left out, as in Go's own block profile;
+ * - CPU samples (EV_CPU_SAMPLE), on their user stacks, labelled with the
+ *   goroutine that ran (goid, and its start function when the capture
+ *   knows it), as Go's CPU profile with goroutine labels would be.
  *
  * Both are gzipped profile.proto, encoded with pbwriter.h; the field numbers
  * are named in pprof_fields.h, generated from tests/proto/profile.proto.
@@ -21,6 +24,7 @@
 #include <sys/stat.h>
 #include "capture/names.h"
 #include "lib/idmap.h"
+#include "model/cpustack.h"
 #include "model/gostate.h"
 #include "model/gostack.h"
 #include "model/threadstate.h"
@@ -81,6 +85,8 @@ struct pp {
 	uint64_t nloc, loc_cap;
 	struct pp_sample *samples[NB], *first, **tail;
 	uint64_t nsample;
+	int64_t period; /* Profile.period; 0: 1 */
+	const char *comment;
 	bool oom;
 };
 
@@ -367,6 +373,7 @@ static int pp_write(struct pp *p, const char *path, const char *count_type,
 {
 	uint64_t ct = pp_str(p, count_type), cu = pp_str(p, "count");
 	uint64_t vt = pp_str(p, value_type_name), vu = pp_str(p, "nanoseconds");
+	uint64_t cm = p->comment ? pp_str(p, p->comment) : 0;
 	struct pbw w;
 	int e;
 
@@ -385,7 +392,9 @@ static int pp_write(struct pp *p, const char *path, const char *count_type,
 	pbw_int(&w, PPROF_Profile_duration_nanos,
 		in->end_ts > in->start_ts ? in->end_ts - in->start_ts : 0);
 	value_type(&w, PPROF_Profile_period_type, vt, vu);
-	pbw_int(&w, PPROF_Profile_period, 1);
+	pbw_int(&w, PPROF_Profile_period, p->period ? p->period : 1);
+	if (cm)
+		pbw_int(&w, PPROF_Profile_comment, cm);
 	pbw_int(&w, PPROF_Profile_default_sample_type, vt);
 	e = write_file(&w, path);
 	pbw_free(&w);
@@ -435,14 +444,16 @@ struct gblk {
 struct ctx {
 	struct ctr_reader *r;
 	const struct ctr_info *in;
-	struct pp thr_prof, go_prof;
+	struct pp thr_prof, go_prof, cpu_prof;
+	struct gostate *gs; /* goroutines now, for CPU samples' labels; NULL without Go */
+	uint32_t cpu_period;
 	struct threadstate *ks;
 	struct idmap thr; /* tid -> struct thr * */
 	bool oom;
 	uint32_t *traced;
 	size_t ntraced, traced_cap;
 	uint64_t end_ts;
-	uint64_t go_samples, thr_samples;
+	uint64_t go_samples, thr_samples, cpu_samples;
 };
 
 static bool traced(struct ctx *c, uint32_t tgid)
@@ -674,6 +685,43 @@ static const struct gs_ops g_ops = {
     .destroy = g_destroy,
 };
 
+/* ---- CPU samples ---- */
+
+/*
+ * One EV_CPU_SAMPLE: its user stack, innermost first (model/cpustack.h says
+ * which frames, and how the sampled pc is looked up).
+ */
+static void cpu_sample(struct ctx *c, const struct ev_cpu_sample *e)
+{
+	struct pp *p = &c->cpu_prof;
+	uint64_t pcs[MAX_LOCS];
+	struct gs_gor *g = NULL;
+	struct pp_sample k;
+	int n = cpu_sample_pcs(c->r, e, pcs, MAX_LOCS - 1);
+
+	memset(&k, 0, sizeof(k));
+	/* Time in a syscall or fault shows as a frame above the user stack, like perf's [k]. */
+	if (e->h.flags & CPU_SAMPLE_F_KERNEL)
+		k.loc[k.nloc++] = pp_loc(p, c->r, 0, 0, "(in the kernel)");
+	for (int i = 0; i < n; i++)
+		k.loc[k.nloc++] = pp_loc(p, c->r, e->h.tgid, pcs[i], NULL);
+	if (!n) {
+		k.loc[k.nloc++] = pp_loc(p, c->r, 0, 0, "(no user stack)");
+	}
+	label_num(p, &k, "pid", e->h.tgid);
+	if (e->goid >= 0) {
+		label_num(p, &k, "goid", e->goid);
+		if (c->gs && e->goid > 0)
+			g = gostate_find(c->gs, e->h.tgid, e->goid);
+		if (g && g->start_func && g->start_func[0])
+			label_str(p, &k, "start", g->start_func);
+	}
+	pp_add(p, &k, 1, e->period_ns);
+	if (!c->cpu_period)
+		c->cpu_period = e->period_ns;
+	c->cpu_samples++;
+}
+
 static char *join(const char *dir, const char *name)
 {
 	char *s;
@@ -713,8 +761,10 @@ static struct ctx *ctx_open(const char *capture)
 	c->in = ctr_info(c->r);
 	pp_init(&c->thr_prof);
 	pp_init(&c->go_prof);
+	pp_init(&c->cpu_prof);
 	pp_str(&c->thr_prof, "");
 	pp_str(&c->go_prof, "");
+	pp_str(&c->cpu_prof, "");
 	return c;
 }
 
@@ -723,6 +773,7 @@ static void ctx_free(struct ctx *c)
 	thr_free(c);
 	pp_free(&c->thr_prof);
 	pp_free(&c->go_prof);
+	pp_free(&c->cpu_prof);
 	free(c->traced);
 	ctr_close(c->r);
 	free(c);
@@ -761,6 +812,8 @@ static int collect(struct ctx *c, struct gostate *gs)
 			c->end_ts = h->ts;
 		if (gs)
 			gostate_event(gs, h);
+		if (h->type == EV_CPU_SAMPLE)
+			cpu_sample(c, (const void *)h);
 		if (thr_event(c, h))
 			return out_of_memory();
 	}
@@ -795,6 +848,26 @@ static char *write_profile(struct ctx *c, struct pp *p, const char *dir, const c
 	return path;
 }
 
+/* cpu-goroutines.pb.gz: sampled, never exact; the comment and the count say so. */
+static int write_cpu_profile(struct ctx *c, const char *dir, bool quiet)
+{
+	char comment[96];
+	char *path;
+
+	c->cpu_prof.period = c->cpu_period;
+	snprintf(comment, sizeof(comment), "sampled: cpu-clock every %u ns of CPU time",
+		 c->cpu_period);
+	c->cpu_prof.comment = comment;
+	path = write_profile(c, &c->cpu_prof, dir, "cpu-goroutines.pb.gz", "samples", "cpu");
+	if (!path)
+		return -1;
+	if (!quiet)
+		fprintf(stderr, "ctrace-bpf: wrote %s (%" PRIu64 " CPU samples, sampled)\n", path,
+			c->cpu_samples);
+	free(path);
+	return 0;
+}
+
 static int write_profiles(struct ctx *c, const char *dir, bool have_go, bool quiet)
 {
 	char *path;
@@ -808,16 +881,17 @@ static int write_profiles(struct ctx *c, const char *dir, bool have_go, bool qui
 			"go tool pprof -top %s\n",
 			path, c->thr_prof.nsample, path);
 	free(path);
-	if (!have_go)
-		return 0;
-	path = write_profile(c, &c->go_prof, dir, "block-goroutines.pb.gz", "contentions", "delay");
-	if (!path)
-		return -1;
-	if (!quiet)
-		fprintf(stderr, "ctrace-bpf: wrote %s (%" PRIu64 " samples)\n", path,
-			c->go_prof.nsample);
-	free(path);
-	return 0;
+	if (have_go) {
+		path = write_profile(c, &c->go_prof, dir, "block-goroutines.pb.gz", "contentions",
+				     "delay");
+		if (!path)
+			return -1;
+		if (!quiet)
+			fprintf(stderr, "ctrace-bpf: wrote %s (%" PRIu64 " samples)\n", path,
+				c->go_prof.nsample);
+		free(path);
+	}
+	return c->cpu_samples ? write_cpu_profile(c, dir, quiet) : 0;
 }
 
 int pprof_write_dir(const char *capture, const char *dir, bool quiet)
@@ -841,6 +915,7 @@ int pprof_write_dir(const char *capture, const char *dir, bool quiet)
 		out_of_memory();
 		goto out;
 	}
+	c->gs = gs;
 	if (!collect(c, gs) && !write_profiles(c, dir, have_go, quiet))
 		rc = 0;
 out:

@@ -99,6 +99,15 @@ static void put_event(struct out *o, const struct ctr_info *in, const struct ev_
 	case EV_GO_EXIT:
 		put_go(o, h);
 		break;
+	case EV_CPU_SAMPLE: {
+		const struct ev_cpu_sample *e = (const void *)h;
+
+		out_printf(
+		    o, "cpu_sample G%" PRId64 " %u frames%s pc=%#" PRIx64 " (sampled, %u ns)\n",
+		    (int64_t)e->goid, e->nstack, h->flags & CPU_SAMPLE_F_KERNEL ? " in kernel" : "",
+		    (uint64_t)(e->nstack ? e->stack[0] : 0), e->period_ns);
+		break;
+	}
 	default:
 		out_printf(o, "type %u (%u bytes)\n", h->type, h->size);
 		break;

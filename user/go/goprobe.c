@@ -793,6 +793,16 @@ void goprobe_note(struct goprobe *gp, const struct ev_header *h)
 			p->bias_known = true;
 		}
 	}
+	if (h->type == EV_CPU_SAMPLE) {
+		const struct ev_cpu_sample *e = (const void *)h;
+
+		if (!find_proc(gp, h->tgid) || sizeof(*e) + e->nstack * 8u > h->size)
+			return;
+		/* The sampled pc is noted as if it were the return address pc + 1. */
+		for (int i = 0; i < e->nstack && i < CPU_SAMPLE_MAX_STACK; i++)
+			note_pc(gp, h->tgid, e->stack[i] + (i == 0), false);
+		return;
+	}
 	if (h->type == REC_GO_G) {
 		const struct rec_go_g *r = (const void *)h;
 

@@ -50,7 +50,7 @@ int goprobe_tls_cfg(struct goprobe *gp, pid_t tgid, struct go_tls_cfg *cfg);
  */
 int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w, uint64_t attach_ts,
 		     bool walk);
-/* Remembers the pcs of a goroutine record, to symbolize at the end. */
+/* Remembers the pcs of a goroutine or CPU sample record, to symbolize at the end. */
 void goprobe_note(struct goprobe *gp, const struct ev_header *h);
 /* Writes REC_GO_SYM records for every pc noted. */
 int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w);

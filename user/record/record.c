@@ -19,6 +19,7 @@
 #include "capture/capture.h"
 #include "formats/convert.h"
 #include "go/goprobe.h"
+#include "record/cpusample.h"
 #include "record/procfs.h"
 #include "record/record.h"
 #include "formats/pprof.h"
@@ -64,6 +65,7 @@ struct recorder {
 	pid_t exec_queue[EXEC_QUEUE][2];
 	int nexec;
 	struct goprobe *go;
+	struct cpusample *cs;		   /* CPU sampling's perf events */
 	pid_t go_pending[MAX_TARGETS + 1]; /* Go processes awaiting their snapshot */
 	int ngo_pending;
 	uint64_t go_attach_ts;
@@ -81,7 +83,8 @@ static int on_record(void *ctx, const struct ev_header *h)
 	r->events++;
 	if (!r->werr)
 		r->werr = ctr_writer_add(r->w, h);
-	if (r->go && h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT)
+	if (r->go &&
+	    ((h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT) || h->type == EV_CPU_SAMPLE))
 		goprobe_note(r->go, h);
 	/* A target's last thread is gone (it may linger as a zombie). */
 	if (h->type == EV_PROCESS_EXIT && (h->flags & EXIT_GROUP_DEAD)) {
@@ -479,6 +482,31 @@ static int rec_launch(struct recorder *r)
 	return r->child < 0 ? EXIT_CMD : 0;
 }
 
+/*
+ * CPU samples are taken when --freq is given (and not 0). For sampled
+ * goroutine mode turn them on by default here: || o->goroutines == sampled.
+ */
+/* On by default in sampled goroutine mode, else only when --freq asks. */
+static bool want_cpu_samples(const struct record_opts *o)
+{
+	return o->freq_hz && (o->freq_set || o->go_mode == GO_MODE_SAMPLED);
+}
+
+/* The perf events go in after the BPF load; failing them is a failed attach. */
+static int attach_cpu_samples(struct recorder *r)
+{
+	char err[300];
+
+	if (!want_cpu_samples(r->o))
+		return 0;
+	r->cs = cpusample_open(tracer_cpu_sample_prog(r->t), r->o->freq_hz, err, sizeof(err));
+	if (!r->cs) {
+		errmsg("%s", err);
+		return EXIT_BPF;
+	}
+	return 0;
+}
+
 /* The capture file, the BPF programs, and the targets with their goroutines. */
 static int rec_attach(struct recorder *r)
 {
@@ -489,6 +517,7 @@ static int rec_attach(struct recorder *r)
 	    .sample = on_record,
 	    .ctx = r,
 	    .verbose = o->verbose,
+	    .cpu_sample = want_cpu_samples(o),
 	};
 	char err[600], path[4096];
 
@@ -502,6 +531,8 @@ static int rec_attach(struct recorder *r)
 		errmsg("%s", err);
 		return EXIT_BPF;
 	}
+	if (attach_cpu_samples(r))
+		return EXIT_BPF;
 	r->go_attach_ts = now_boot_ns();
 	for (int i = 0; i < o->npids; i++) {
 		tracer_add_target(r->t, o->pids[i]);
@@ -567,6 +598,8 @@ static int rec_release(struct recorder *r)
 /* Undoes a start that failed half-way: nothing of the capture is kept. */
 static void rec_abort(struct recorder *r)
 {
+	cpusample_close(r->cs);
+	r->cs = NULL;
 	goprobe_close(r->go);
 	r->go = NULL;
 	tracer_close(r->t);
@@ -703,6 +736,9 @@ static int rec_finish(struct recorder *r)
 	int e;
 
 	r->stop_ts = now_boot_ns();
+	/* No samples after the end; the ones in the rings are drained below. */
+	cpusample_close(r->cs);
+	r->cs = NULL;
 	if (!r->werr)
 		write_end(r);
 	r->drops = read_drops(r->t, drops);

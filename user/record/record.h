@@ -25,6 +25,8 @@ struct record_opts {
 	unsigned int stack_depth; /* goroutine stack frames; 0: none */
 	const char *pprof_dir;	  /* --pprof-out: also write pprof profiles there */
 	bool report;		  /* print the report of the capture at the end */
+	unsigned int freq_hz;	  /* --freq: CPU samples a second, 0: none */
+	bool freq_set;		  /* --freq was given */
 };
 
 /* Runs a recording; returns the process exit status. */

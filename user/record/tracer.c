@@ -98,6 +98,8 @@ struct tracer *tracer_open(const struct tracer_opts *o, char *err, size_t errlen
 	t->skel->rodata->filter_syscalls = o->filter_syscalls;
 	t->skel->rodata->self_tgid = o->self_tgid;
 	bpf_map__set_max_entries(t->skel->maps.rings, t->ncpus);
+	/* Not verified, nor attached, unless CPU samples are wanted. */
+	bpf_program__set_autoload(t->skel->progs.handle_cpu_sample, o->cpu_sample);
 
 	rc = ctrace_bpf__load(t->skel);
 	if (rc) {
@@ -208,6 +210,11 @@ int tracer_add_go_tls(struct tracer *t, const struct go_tls_cfg *c)
 	/* The handlers scan up to go_tls_n: the slot must be complete first. */
 	__atomic_store_n(&t->skel->bss->go_tls_n, n + 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+struct bpf_program *tracer_cpu_sample_prog(struct tracer *t)
+{
+	return t->opts.cpu_sample ? t->skel->progs.handle_cpu_sample : NULL;
 }
 
 void tracer_close(struct tracer *t)

@@ -10,6 +10,7 @@
 #include "bpf/ctrace.h"
 
 struct tracer;
+struct bpf_program;
 
 /* Called once per record, in ring order; non-zero stops the drain. */
 typedef int (*tracer_sample_fn)(void *ctx, const struct ev_header *h);
@@ -19,7 +20,8 @@ struct tracer_opts {
 	pid_t self_tgid;
 	tracer_sample_fn sample;
 	void *ctx;
-	bool verbose; /* pass libbpf's log through */
+	bool verbose;	 /* pass libbpf's log through */
+	bool cpu_sample; /* load the perf_event program (record/cpusample.c attaches it) */
 };
 
 /* Returns NULL and a one-line reason (naming the program) in err. */
@@ -34,6 +36,8 @@ int tracer_drops(struct tracer *t, __u64 drops[EV_KERNEL_MAX]);
 void tracer_shared_maps(struct tracer *t, int *rings_fd, int *drops_fd);
 /* Sampled mode: the switch and syscall records of c->tgid get a goroutine tail. */
 int tracer_add_go_tls(struct tracer *t, const struct go_tls_cfg *c);
+/* The CPU sample program (NULL unless opts.cpu_sample), to attach to perf events. */
+struct bpf_program *tracer_cpu_sample_prog(struct tracer *t);
 void tracer_close(struct tracer *t);
 
 #endif /* CTRACE_TRACER_H */

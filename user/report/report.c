@@ -18,6 +18,7 @@
 #include "capture/names.h"
 #include "model/gostate.h"
 #include "model/threadstate.h"
+#include "report/cpuprof.h"
 #include "report/report.h"
 #include "lib/idmap.h"
 #include "lib/util.h"
@@ -42,8 +43,9 @@ struct rstate {
 	struct report *rp;
 	struct gostate *gs;
 	struct threadstate *ks;
-	struct idmap thr;  /* tid -> struct rp_thread * */
-	struct idmap proc; /* tgid -> struct rp_proc * */
+	struct cpuprof *cpu; /* CPU samples by function */
+	struct idmap thr;    /* tid -> struct rp_thread * */
+	struct idmap proc;   /* tgid -> struct rp_proc * */
 	/* Keyed by strings and stacks: chained, with these buckets. */
 	struct rp_ggroup *gg[TBUCKETS];
 	struct rp_stack *stk[TBUCKETS];
@@ -1215,7 +1217,7 @@ static int finalize(struct rstate *s)
 {
 	fin_running(s);
 	if (fin_threads(s) || fin_procs(s) || fin_tgroups(s) || fin_syscalls(s) ||
-	    fin_goroutines(s) || fin_stacks(s) || fin_edges(s))
+	    fin_goroutines(s) || fin_stacks(s) || fin_edges(s) || cpuprof_finish(s->cpu, s->rp))
 		return -1;
 	return s->oom ? -1 : 0;
 }
@@ -1245,6 +1247,7 @@ static int read_events(struct rstate *s)
 		if (threadstate_event(s->ks, h))
 			s->oom = true;
 		gostate_event(s->gs, h);
+		cpuprof_event(s->cpu, h);
 		if (s->oom)
 			break;
 	}
@@ -1294,10 +1297,11 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 	s->rp = rp;
 	s->gs = gostate_new(r, &ops, s);
 	s->ks = threadstate_new(r, &kops, s);
+	s->cpu = cpuprof_new(r, o->pid);
 	if (s->ks)
 		threadstate_set_wake_policy(s->ks, KT_WAKES_OFF_CPU);
-	if (!s->gs || !s->ks || ctr_rewind(r)) {
-		errmsg("%s: %s", path, s->gs && s->ks ? ctr_error(r) : "out of memory");
+	if (!s->gs || !s->ks || !s->cpu || ctr_rewind(r)) {
+		errmsg("%s: %s", path, s->gs && s->ks && s->cpu ? ctr_error(r) : "out of memory");
 		return -1;
 	}
 	if (read_events(s)) {
@@ -1413,6 +1417,7 @@ void report_free(struct report *rp)
 	if (s) {
 		gostate_free(s->gs);
 		threadstate_free(s->ks);
+		cpuprof_free(s->cpu, rp);
 		free_procs_threads(s);
 		free_keyed(s);
 		free(s);

@@ -147,6 +147,12 @@ struct rp_cpu {
 	uint64_t since, w_since;
 };
 
+/* A function's CPU samples: as the innermost frame, and anywhere on the stack. */
+struct rp_cpufn {
+	char *func;
+	uint64_t self, cum;
+};
+
 struct report_opts {
 	uint32_t pid; /* 0: every target process */
 	int top;      /* rows per list in terminal and HTML output */
@@ -182,6 +188,9 @@ struct report {
 	size_t ntedges, ngedges;
 	struct rp_cpu *cpus;
 	uint32_t ncpus;
+	struct rp_cpufn **cpufns; /* CPU samples by function, by self samples */
+	size_t ncpufns;
+	uint64_t cpu_samples, cpu_sample_ns; /* sampled: estimates, not exact */
 
 	void *priv; /* reading state, keyed tables */
 };

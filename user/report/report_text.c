@@ -614,6 +614,33 @@ static void cpus(const struct tout *o)
 	more(o, n, rp->ncompetitors, "processes");
 }
 
+/* Sampled, so counts and shares, with the CPU time they estimate. */
+static void cpu_samples(const struct tout *o)
+{
+	const struct report *rp = o->rp;
+	size_t n = lim(o, rp->ncpufns);
+	char est[32];
+	struct table t;
+
+	if (!rp->cpu_samples)
+		return;
+	rp_short_ns(est, sizeof(est), rp->cpu_sample_ns);
+	heading(o, "CPU samples (sampled: %llu samples, about %s of CPU time)",
+		(unsigned long long)rp->cpu_samples, est);
+	tbl_init(&t, 5, "<FUNCTION", "SELF", "SELF%", "CUM", "CUM%");
+	for (size_t i = 0; i < n; i++) {
+		const struct rp_cpufn *f = rp->cpufns[i];
+
+		tbl_cell(&t, "%s", f->func);
+		tbl_cell(&t, "%llu", (unsigned long long)f->self);
+		tbl_cell(&t, "%.1f%%", 100.0 * f->self / rp->cpu_samples);
+		tbl_cell(&t, "%llu", (unsigned long long)f->cum);
+		tbl_cell(&t, "%.1f%%", 100.0 * f->cum / rp->cpu_samples);
+	}
+	tbl_print(&t, o, 2);
+	more(o, n, rp->ncpufns, "functions");
+}
+
 static void health(const struct tout *o)
 {
 	const struct report *rp = o->rp;
@@ -643,5 +670,6 @@ void report_text(const struct report *rp, FILE *f, int width, bool color)
 	edges(&o, rp->gedges, rp->ngedges, "goroutines by start function");
 	edges(&o, rp->tedges, rp->ntedges, "threads by name");
 	cpus(&o);
+	cpu_samples(&o);
 	health(&o);
 }
