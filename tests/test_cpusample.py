@@ -235,7 +235,7 @@ def test_cpusample_goids(tmp):
     check(len(goids) >= GOROUTINES // 2,
           f"main.spin samples on {len(goids)} goroutines, want most of {GOROUTINES}")
     labelled = Counter(lab.get("goid") for _, lab in _labels(_profile(prof / "cpu-goroutines.pb.gz")))
-    check(set(goids) <= set(labelled), f"goid labels {sorted(labelled)} lack {sorted(goids)}")
+    check(set(goids) <= set(labelled), f"goid labels {sorted(labelled, key=str)} lack {sorted(goids)}")
     g = goids.most_common(1)[0][0]
     r = run(["go", "tool", "pprof", f"-tagfocus=goid={g}", "-top",
              prof / "cpu-goroutines.pb.gz"], timeout=120)

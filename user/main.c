@@ -159,6 +159,95 @@ static int parse_freq(const char *arg, struct record_opts *o)
 	return 0;
 }
 
+static int parse_stack_depth(const char *arg, struct record_opts *o)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (*end || v < 0 || v > 32) {
+		errmsg("bad stack depth '%s' (0 to 32)", arg);
+		return -1;
+	}
+	o->stack_depth = v;
+	return 0;
+}
+
+/* One option of record's; -1 to go on, else the exit status (0: help, version). */
+static int record_opt(int c, char **argv, struct record_opts *o)
+{
+	switch (c) {
+	case 'p':
+		return parse_pids(optarg, o) ? EXIT_USAGE : -1;
+	case 'd':
+		if (!parse_duration(optarg, &o->duration_ns))
+			return -1;
+		errmsg("bad duration '%s' (examples: 500ms, 5s, 2m)", optarg);
+		return EXIT_USAGE;
+	case 'o':
+		o->output = optarg;
+		return -1;
+	case 'F':
+		o->format = format_from_name(optarg);
+		if (o->format != FMT_NONE)
+			return -1;
+		format_err_name(optarg);
+		return EXIT_USAGE;
+	case 'q':
+		o->quiet = true;
+		return -1;
+	case 'G': /* --no-goroutines: an alias of --goroutines off */
+	case 'M':
+		return set_go_mode(c == 'G' ? "off" : optarg, o) ? EXIT_USAGE : -1;
+	case 'S':
+		return parse_stack_depth(optarg, o) ? EXIT_USAGE : -1;
+	case 'P':
+		o->pprof_dir = optarg;
+		return -1;
+	case OPT_FREQ:
+		return parse_freq(optarg, o) ? EXIT_USAGE : -1;
+	case 'v':
+		o->verbose = true;
+		return -1;
+	case 'R':
+		o->report = true;
+		return -1;
+	case 'h':
+		usage(stdout);
+		return 0;
+	case 'V':
+		printf("ctrace-bpf %s\n", CTRACE_VERSION);
+		return 0;
+	case ':':
+		errmsg("option '%s' needs an argument (see --help)", argv[optind - 1]);
+		return EXIT_USAGE;
+	default:
+		if (optopt)
+			errmsg("unknown option '-%c' (see --help)", optopt);
+		else
+			errmsg("unknown option '%s' (see --help)", argv[optind - 1]);
+		return EXIT_USAGE;
+	}
+}
+
+/* What the options say together: a command or pids, an output's format. */
+static int record_args_check(struct record_opts *o)
+{
+	bool gz;
+
+	if (o->cmd && o->npids) {
+		errmsg("give either -p or a command, not both");
+		return EXIT_USAGE;
+	}
+	if (!o->output)
+		return -1;
+	if (format_from_path(o->output, &gz) == FMT_NONE && o->format == FMT_NONE) {
+		format_err_path(o->output);
+		return EXIT_USAGE;
+	}
+	o->gzip = gz;
+	return -1;
+}
+
 static int cmd_record_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -180,105 +269,19 @@ static int cmd_record_args(int argc, char **argv)
 	};
 	struct record_opts o = {
 	    .stack_depth = 16, .go_mode = GO_MODE_FULL, .freq_hz = CPUSAMPLE_DEFAULT_HZ};
-	int c;
+	int c, rc;
 
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at the first non-option, so CMD's own flags stay its own. */
-	while ((c = getopt_long(argc, argv, "+p:d:o:F:qvhV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (parse_pids(optarg, &o))
-				return EXIT_USAGE;
-			break;
-		case 'd':
-			if (parse_duration(optarg, &o.duration_ns)) {
-				errmsg("bad duration '%s' (examples: 500ms, 5s, 2m)", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'o':
-			o.output = optarg;
-			break;
-		case 'F':
-			o.format = format_from_name(optarg);
-			if (o.format == FMT_NONE) {
-				format_err_name(optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'q':
-			o.quiet = true;
-			break;
-		case 'G': /* --no-goroutines: an alias of --goroutines off */
-		case 'M':
-			if (set_go_mode(c == 'G' ? "off" : optarg, &o))
-				return EXIT_USAGE;
-			break;
-		case 'S': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*end || v < 0 || v > 32) {
-				errmsg("bad stack depth '%s' (0 to 32)", optarg);
-				return EXIT_USAGE;
-			}
-			o.stack_depth = v;
-			break;
-		}
-		case 'P':
-			o.pprof_dir = optarg;
-			break;
-		case OPT_FREQ:
-			if (parse_freq(optarg, &o))
-				return EXIT_USAGE;
-			break;
-		case 'v':
-			o.verbose = true;
-			break;
-		case 'R':
-			o.report = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("ctrace-bpf %s\n", CTRACE_VERSION);
-			return 0;
-		case ':':
-			errmsg("option '%s' needs an argument (see --help)", argv[optind - 1]);
-			return EXIT_USAGE;
-		default:
-			if (optopt)
-				errmsg("unknown option '-%c' (see --help)", optopt);
-			else
-				errmsg("unknown option '%s' (see --help)", argv[optind - 1]);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		/* Everything after the options is the command (`--` optional). */
+	while ((c = getopt_long(argc, argv, "+p:d:o:F:qvhV", opts, NULL)) != -1)
+		if ((rc = record_opt(c, argv, &o)) >= 0)
+			return rc;
+	/* Everything after the options is the command (`--` optional). */
+	if (optind < argc)
 		o.cmd = &argv[optind];
-	}
-	if (o.cmd && o.npids) {
-		errmsg("give either -p or a command, not both");
-		return EXIT_USAGE;
-	}
-	if (o.output && o.format == FMT_NONE) {
-		bool gz;
-
-		if (format_from_path(o.output, &gz) == FMT_NONE) {
-			format_err_path(o.output);
-			return EXIT_USAGE;
-		}
-	}
-	if (o.output) {
-		bool gz;
-
-		format_from_path(o.output, &gz);
-		o.gzip = gz;
-	}
-	return cmd_record(&o);
+	rc = record_args_check(&o);
+	return rc >= 0 ? rc : cmd_record(&o);
 }
 
 int main(int argc, char **argv)
