@@ -15,6 +15,7 @@
 #include "go/go_x86.h"
 #include "go/godwarf.h"
 #include "go/goelf.h"
+#include "go/gocalib.h"
 #include "go/goprobe.h"
 #include "go/gotls.h"
 #include "goroutines.skel.h"
@@ -941,15 +942,46 @@ int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w)
 	return 0;
 }
 
-void goprobe_close(struct goprobe *gp)
+void goprobe_detach(struct goprobe *gp)
 {
-	if (!gp)
-		return;
 	for (size_t i = 0; i < gp->nlinks; i++)
 		bpf_link__destroy(gp->links[i]);
 	for (int i = 0; i < gp->nfds; i++)
 		close(gp->fds[i]);
 	free(gp->links);
+	gp->links = NULL;
+	gp->nlinks = gp->caplinks = 0;
+	gp->nfds = 0;
+}
+
+uint64_t goprobe_hits(const struct goprobe *gp)
+{
+	uint64_t n = 0;
+
+	/* Summed over processes: the governor weighs them against their CPU time together. */
+	for (int i = 0; i < GO_MAX_PROCS; i++)
+		n += __atomic_load_n(&gp->skel->bss->go_hits[i], __ATOMIC_RELAXED);
+	return n;
+}
+
+int goprobe_calibrate(struct goprobe *gp, double *ns_per_hit, char *err, size_t errlen)
+{
+	struct bpf_link *l = NULL;
+	int rc = gocalib_hit_ns(gp->skel->progs.go_calib, ns_per_hit, &l, err, errlen);
+
+	/* Kept with the probes, so it goes with them at the end. */
+	if (!rc && add_link(gp, l)) {
+		bpf_link__destroy(l);
+		return -ENOMEM;
+	}
+	return rc;
+}
+
+void goprobe_close(struct goprobe *gp)
+{
+	if (!gp)
+		return;
+	goprobe_detach(gp);
 	for (int i = 0; i < gp->nprocs; i++)
 		goelf_close(gp->procs[i].elf);
 	goroutines_bpf__destroy(gp->skel);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "bpf/ctrace.h"
 
@@ -54,6 +55,15 @@ int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w, uint6
 void goprobe_note(struct goprobe *gp, const struct ev_header *h);
 /* Writes REC_GO_SYM records for every pc noted. */
 int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w);
+/*
+ * For the overhead governor (auto mode): probe hits so far, summed over the
+ * processes; the cost of one hit measured on this machine (gocalib.h); and
+ * detaching every scheduler probe while keeping what the capture still
+ * needs (processes, pcs to symbolize).
+ */
+uint64_t goprobe_hits(const struct goprobe *gp);
+int goprobe_calibrate(struct goprobe *gp, double *ns_per_hit, char *err, size_t errlen);
+void goprobe_detach(struct goprobe *gp);
 /* Detaches every probe and frees gp. */
 void goprobe_close(struct goprobe *gp);
 

@@ -64,6 +64,28 @@ bool proc_alive(pid_t pid)
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
+uint64_t proc_cpu_ns(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long utime, stime;
+	static long hz;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	n = read_file(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* After the comm: state, then fields 4..13, then utime and stime (14, 15). */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+			 &stime) != 2)
+		return 0;
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK);
+	return (utime + stime) * (1000000000ull / (hz > 0 ? hz : 100));
+}
+
 pid_t proc_tgid(pid_t pid)
 {
 	char dir[64], comm[TASK_COMM_LEN];

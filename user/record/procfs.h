@@ -13,6 +13,8 @@ struct ctr_writer;
 pid_t proc_tgid(pid_t pid);
 /* False once pid is gone or a zombie. */
 bool proc_alive(pid_t pid);
+/* CPU time (user + system) of the whole process so far, 0 if unknown. */
+uint64_t proc_cpu_ns(pid_t pid);
 /* Writes a REC_TASK for every process and thread in /proc. Returns count. */
 int proc_snapshot(struct ctr_writer *w, uint64_t ts);
 /* Writes a REC_TASK for one thread group's leader (after an exec). */
