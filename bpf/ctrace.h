@@ -353,15 +353,19 @@ enum go_mode {
 	GO_MODE_OFF = 0,     /* threads only */
 	GO_MODE_FULL = 1,    /* uprobes on every scheduler transition */
 	GO_MODE_SAMPLED = 2, /* goroutine read from TLS at kernel events only */
+	GO_MODE_AUTO = 3,    /* an option, never a capture's mode: full, governed */
 };
 
 enum go_mode_reason {
 	GO_MODE_BY_DEFAULT = 1, /* no --goroutines option */
 	GO_MODE_BY_OPTION = 2,	/* --goroutines or --no-goroutines */
+	GO_MODE_BY_GOVERNOR = 3, /* auto mode: full mode's probes cost too much */
 };
 
 /* rec_go_mode.flags: full mode whose records also carry ev_go_tail (tests). */
 #define GO_MODE_F_TAILS 0x1
+/* rec_go_mode.flags: auto mode, where a governor may switch full to sampled. */
+#define GO_MODE_F_AUTO 0x2
 
 /* The goroutine tracing mode from h.ts on; written at start and on a change. */
 struct rec_go_mode {
@@ -369,7 +373,11 @@ struct rec_go_mode {
 	__u32 mode;   /* enum go_mode */
 	__u32 reason; /* enum go_mode_reason */
 	__u32 flags;  /* GO_MODE_F_* */
-	__u32 pad;
+	/*
+	 * GO_MODE_BY_GOVERNOR: the estimated cost of the probes over the last
+	 * interval, in millionths of the target's CPU time.
+	 */
+	__u32 est_ppm;
 };
 
 #endif /* CTRACE_H */

@@ -49,11 +49,15 @@ static void usage(FILE *f)
 	    "                          to gzip. Default:\n"
 	    "                          ctrace-<pid|cmd|system>-<YYYYmmdd-HHMMSS>.pftrace\n"
 	    "  -F, --format FORMAT     %s; overrides the extension\n"
-	    "      --goroutines MODE   Go programs: full (default: every goroutine\n"
-	    "                          transition, through uprobes), sampled (the\n"
-	    "                          goroutine of each switch and syscall, read at\n"
-	    "                          the kernel event: no uprobes, production-safe)\n"
-	    "                          or off (threads, CPUs and syscalls only)\n"
+	    "      --goroutines MODE   Go programs: auto (default: full while its\n"
+	    "                          probes cost under --max-overhead, then\n"
+	    "                          sampled), full (every goroutine transition,\n"
+	    "                          through uprobes), sampled (the goroutine of\n"
+	    "                          each switch and syscall, read at the kernel\n"
+	    "                          event, and CPU samples: no uprobes) or off\n"
+	    "                          (threads, CPUs and syscalls only)\n"
+	    "      --max-overhead PCT  auto mode's limit on the probes' estimated cost,\n"
+	    "                          in percent of the targets' CPU time (default 3)\n"
 	    "      --no-goroutines     the same as --goroutines off\n"
 	    "      --stack-depth N     goroutine stack frames kept at create, block and\n"
 	    "                          unblock, 0 to 32 (default 16; 0 is cheapest)\n"
@@ -97,7 +101,11 @@ static void usage(FILE *f)
 static int set_go_mode(const char *arg, struct record_opts *o)
 {
 	static const char *const names[] = {
-	    [GO_MODE_OFF] = "off", [GO_MODE_FULL] = "full", [GO_MODE_SAMPLED] = "sampled"};
+	    [GO_MODE_OFF] = "off",
+	    [GO_MODE_FULL] = "full",
+	    [GO_MODE_SAMPLED] = "sampled",
+	    [GO_MODE_AUTO] = "auto",
+	};
 
 	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
 		if (!strcmp(arg, names[i])) {
@@ -106,7 +114,7 @@ static int set_go_mode(const char *arg, struct record_opts *o)
 			o->go_mode_set = true;
 			return 0;
 		}
-	errmsg("bad goroutine mode '%s' (full, sampled or off)", arg);
+	errmsg("bad goroutine mode '%s' (auto, full, sampled or off)", arg);
 	return -EINVAL;
 }
 
@@ -140,7 +148,7 @@ static int parse_pids(const char *arg, struct record_opts *o)
 }
 
 /* Long-only options, outside the range of short option characters. */
-enum { OPT_FREQ = 0x100 };
+enum { OPT_FREQ = 0x100, OPT_MAX_OVERHEAD };
 
 static int parse_freq(const char *arg, struct record_opts *o)
 {
@@ -156,6 +164,19 @@ static int parse_freq(const char *arg, struct record_opts *o)
 	}
 	o->freq_hz = v;
 	o->freq_set = true;
+	return 0;
+}
+
+static int parse_max_overhead(const char *arg, struct record_opts *o)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (end == arg || *end || !(v > 0 && v <= 100)) {
+		errmsg("bad overhead limit '%s' (a percentage above 0, at most 100)", arg);
+		return -1;
+	}
+	o->max_overhead = v;
 	return 0;
 }
 
@@ -205,6 +226,8 @@ static int record_opt(int c, char **argv, struct record_opts *o)
 		return -1;
 	case OPT_FREQ:
 		return parse_freq(optarg, o) ? EXIT_USAGE : -1;
+	case OPT_MAX_OVERHEAD:
+		return parse_max_overhead(optarg, o) ? EXIT_USAGE : -1;
 	case 'v':
 		o->verbose = true;
 		return -1;
@@ -263,12 +286,17 @@ static int cmd_record_args(int argc, char **argv)
 	    {"pprof-out", required_argument, NULL, 'P'},
 	    {"report", no_argument, NULL, 'R'},
 	    {"freq", required_argument, NULL, OPT_FREQ},
+	    {"max-overhead", required_argument, NULL, OPT_MAX_OVERHEAD},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {},
 	};
 	struct record_opts o = {
-	    .stack_depth = 16, .go_mode = GO_MODE_FULL, .freq_hz = CPUSAMPLE_DEFAULT_HZ};
+	    .stack_depth = 16,
+	    .go_mode = GO_MODE_AUTO,
+	    .freq_hz = CPUSAMPLE_DEFAULT_HZ,
+	    .max_overhead = 3,
+	};
 	int c, rc;
 
 	optind = 1;

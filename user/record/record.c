@@ -20,6 +20,7 @@
 #include "formats/convert.h"
 #include "go/goprobe.h"
 #include "record/cpusample.h"
+#include "record/governor.h"
 #include "record/procfs.h"
 #include "record/record.h"
 #include "formats/pprof.h"
@@ -69,6 +70,14 @@ struct recorder {
 	pid_t go_pending[MAX_TARGETS + 1]; /* Go processes awaiting their snapshot */
 	int ngo_pending;
 	uint64_t go_attach_ts;
+	int go_now;			 /* the goroutine mode in force (enum go_mode) */
+	pid_t go_tgids[MAX_TARGETS + 1]; /* Go processes attached */
+	int ngo;
+	struct governor gov; /* auto mode while still full */
+	bool governed;
+	uint64_t go_switch_ts; /* auto mode: when the governor chose sampled */
+	double go_share;       /* the governor's last (or deciding) estimate */
+	double go_share_max;   /* its highest estimate */
 	pid_t child;
 	int child_fd[2]; /* launch(): release the command; its exec errno */
 	int child_status;
@@ -338,11 +347,11 @@ static int resolve_cmd(const char *cmd, char *out, size_t len)
  * comparing both views of the same run) in full mode with
  * CTRACE_TEST_GO_TAILS=1 in the environment.
  */
-static bool go_tails(const struct record_opts *o)
+static bool go_tails(const struct recorder *r)
 {
 	const char *e = getenv("CTRACE_TEST_GO_TAILS");
 
-	return o->go_mode == GO_MODE_SAMPLED || (o->go_mode == GO_MODE_FULL && e && *e == '1');
+	return r->go_now == GO_MODE_SAMPLED || (r->go_now == GO_MODE_FULL && e && *e == '1');
 }
 
 /* Goroutine tracing of one process; a non-Go target is traced at thread level. */
@@ -352,10 +361,10 @@ static void attach_go(struct recorder *r, struct tracer *t, pid_t tgid, const ch
 	char msg[512];
 	int rings_fd = -1, drops_fd = -1, rc;
 
-	if (r->o->go_mode == GO_MODE_OFF)
+	if (r->go_now == GO_MODE_OFF)
 		return;
 	if (!r->go) {
-		if (r->o->go_mode == GO_MODE_FULL)
+		if (r->go_now == GO_MODE_FULL)
 			tracer_shared_maps(t, &rings_fd, &drops_fd);
 		r->go = goprobe_new(rings_fd, drops_fd, r->o->stack_depth, r->o->verbose, msg,
 				    sizeof(msg));
@@ -367,7 +376,8 @@ static void attach_go(struct recorder *r, struct tracer *t, pid_t tgid, const ch
 	rc = goprobe_attach(r->go, tgid, path, msg, sizeof(msg));
 	if (rc == GOPROBE_ATTACHED) {
 		r->go_pending[r->ngo_pending++] = tgid;
-		if (go_tails(r->o) && !goprobe_tls_cfg(r->go, tgid, &tls) &&
+		r->go_tgids[r->ngo++] = tgid;
+		if (go_tails(r) && !goprobe_tls_cfg(r->go, tgid, &tls) &&
 		    tracer_add_go_tls(t, &tls))
 			errmsg("pid %d: more than %d Go processes in sampled mode; its goroutines "
 			       "are not named",
@@ -382,17 +392,20 @@ static void attach_go(struct recorder *r, struct tracer *t, pid_t tgid, const ch
 	}
 }
 
-/* REC_GO_MODE: how goroutines are traced from ts on. */
-static void write_go_mode(struct recorder *r, uint64_t ts)
+/* REC_GO_MODE: how goroutines are traced from ts on (share: the governor's estimate). */
+static void write_go_mode(struct recorder *r, uint64_t ts, uint32_t reason, double share)
 {
 	struct rec_go_mode m = {
 	    .h = {.ts = ts, .type = REC_GO_MODE, .size = sizeof(m)},
-	    .mode = r->o->go_mode,
-	    .reason = r->o->go_mode_set ? GO_MODE_BY_OPTION : GO_MODE_BY_DEFAULT,
-	    .flags = r->o->go_mode == GO_MODE_FULL && go_tails(r->o) ? GO_MODE_F_TAILS : 0,
+	    .mode = r->go_now,
+	    .reason = reason,
+	    .flags = (r->go_now == GO_MODE_FULL && go_tails(r) ? GO_MODE_F_TAILS : 0) |
+		     (r->o->go_mode == GO_MODE_AUTO ? GO_MODE_F_AUTO : 0),
+	    .est_ppm = share * 1e6 < 4e9 ? (uint32_t)(share * 1e6) : UINT32_MAX,
 	};
 
-	ctr_writer_add(r->w, &m.h);
+	if (!r->werr)
+		r->werr = ctr_writer_add(r->w, &m.h);
 }
 
 /* Snapshots Go processes that have reached their binary; keeps the rest. */
@@ -425,6 +438,9 @@ static int rec_prepare(struct recorder *r)
 	struct record_opts *o = r->o;
 	int e;
 
+	/* Auto mode starts full; its governor may switch to sampled. */
+	r->go_now = o->go_mode == GO_MODE_AUTO ? GO_MODE_FULL : o->go_mode;
+
 	if (!has_bpf_caps()) {
 		errmsg("need root, or CAP_BPF and CAP_PERFMON, to load BPF programs (try sudo)");
 		return EXIT_PRIV;
@@ -443,7 +459,7 @@ static int rec_prepare(struct recorder *r)
 		o->format = format_from_path(o->output, &o->gzip);
 	if (o->format == FMT_NONE)
 		o->format = FMT_PERFETTO;
-	if (o->format == FMT_GO && o->go_mode != GO_MODE_FULL) {
+	if (o->format == FMT_GO && o->go_mode != GO_MODE_FULL && o->go_mode != GO_MODE_AUTO) {
 		errmsg("a go trace needs every goroutine transition: use --goroutines full "
 		       "(see docs/go-trace.md)");
 		return EXIT_USAGE;
@@ -482,14 +498,17 @@ static int rec_launch(struct recorder *r)
 	return r->child < 0 ? EXIT_CMD : 0;
 }
 
-/*
- * CPU samples are taken when --freq is given (and not 0). For sampled
- * goroutine mode turn them on by default here: || o->goroutines == sampled.
- */
-/* On by default in sampled goroutine mode, else only when --freq asks. */
-static bool want_cpu_samples(const struct record_opts *o)
+/* On by default while goroutines are sampled, else only when --freq asks. */
+static bool want_cpu_samples(const struct record_opts *o, int go_now)
 {
-	return o->freq_hz && (o->freq_set || o->go_mode == GO_MODE_SAMPLED);
+	return o->freq_hz && (o->freq_set || go_now == GO_MODE_SAMPLED);
+}
+
+/* Loaded whenever samples may be wanted: auto mode may turn them on later. */
+static bool may_cpu_sample(const struct record_opts *o)
+{
+	return o->freq_hz &&
+	       (o->freq_set || o->go_mode == GO_MODE_SAMPLED || o->go_mode == GO_MODE_AUTO);
 }
 
 /* The perf events go in after the BPF load; failing them is a failed attach. */
@@ -497,7 +516,7 @@ static int attach_cpu_samples(struct recorder *r)
 {
 	char err[300];
 
-	if (!want_cpu_samples(r->o))
+	if (!want_cpu_samples(r->o, r->go_now) || r->cs)
 		return 0;
 	r->cs = cpusample_open(tracer_cpu_sample_prog(r->t), r->o->freq_hz, err, sizeof(err));
 	if (!r->cs) {
@@ -505,6 +524,65 @@ static int attach_cpu_samples(struct recorder *r)
 		return EXIT_BPF;
 	}
 	return 0;
+}
+
+/* CPU time of the Go processes attached, for the governor. */
+static uint64_t go_cpu_ns(const struct recorder *r)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < r->ngo; i++)
+		n += proc_cpu_ns(r->go_tgids[i]);
+	return n;
+}
+
+/*
+ * Auto mode gives up full mode's probes: the goroutine at each kernel event
+ * comes from TLS from now on, and CPU samples start.
+ */
+static void go_to_sampled(struct recorder *r, uint64_t now)
+{
+	struct go_tls_cfg tls;
+
+	goprobe_detach(r->go);
+	r->go_now = GO_MODE_SAMPLED;
+	r->governed = false;
+	r->go_switch_ts = now;
+	for (int i = 0; i < r->ngo; i++)
+		if (!goprobe_tls_cfg(r->go, r->go_tgids[i], &tls))
+			tracer_add_go_tls(r->t, &tls);
+	write_go_mode(r, now, GO_MODE_BY_GOVERNOR, r->go_share);
+	/* Without samples the goroutines are still named at kernel events. */
+	attach_cpu_samples(r);
+}
+
+/* Auto mode: what a probe hit costs here, measured before judging any interval. */
+static void governor_start(struct recorder *r)
+{
+	char msg[300];
+	double ns;
+
+	if (r->o->go_mode != GO_MODE_AUTO || !r->go || !r->ngo)
+		return;
+	if (goprobe_calibrate(r->go, &ns, msg, sizeof(msg))) {
+		errmsg("auto goroutine mode: %s; sampling goroutines instead", msg);
+		go_to_sampled(r, now_boot_ns());
+		return;
+	}
+	gov_init(&r->gov, ns, r->o->max_overhead, now_boot_ns(), goprobe_hits(r->go), go_cpu_ns(r));
+	r->governed = true;
+}
+
+/* Every loop turn while auto mode is still full. */
+static void governor_tick(struct recorder *r, uint64_t now)
+{
+	if (!gov_over(&r->gov, now, goprobe_hits(r->go), go_cpu_ns(r))) {
+		if (r->gov.last_share > r->go_share_max)
+			r->go_share_max = r->gov.last_share;
+		return;
+	}
+	r->go_share = r->go_share_max = r->gov.last_share;
+	go_to_sampled(r, now);
 }
 
 /* The capture file, the BPF programs, and the targets with their goroutines. */
@@ -517,7 +595,7 @@ static int rec_attach(struct recorder *r)
 	    .sample = on_record,
 	    .ctx = r,
 	    .verbose = o->verbose,
-	    .cpu_sample = want_cpu_samples(o),
+	    .cpu_sample = may_cpu_sample(o),
 	};
 	char err[600], path[4096];
 
@@ -553,7 +631,7 @@ static void rec_begin(struct recorder *r)
 
 	r->start = now_boot_ns();
 	write_meta(r, r->start);
-	write_go_mode(r, r->start);
+	write_go_mode(r, r->start, r->o->go_mode_set ? GO_MODE_BY_OPTION : GO_MODE_BY_DEFAULT, 0);
 	proc_snapshot(r->w, r->start);
 	if (r->go)
 		go_snapshots(r);
@@ -622,6 +700,7 @@ static int rec_start(struct recorder *r)
 		rc = rec_attach(r);
 	if (!rc) {
 		rec_begin(r);
+		governor_start(r);
 		rc = rec_release(r);
 	}
 	if (rc)
@@ -698,6 +777,8 @@ static int rec_loop(struct recorder *r)
 		if (r->werr)
 			break;
 		now = now_boot_ns();
+		if (r->governed)
+			governor_tick(r, now);
 		if (now - last_stats >= 1000000000ull) {
 			last_stats = now;
 			rec_tick(r, now);
@@ -775,10 +856,32 @@ static int rec_convert(struct recorder *r)
 	return rc;
 }
 
+/* The goroutine mode for the summary; auto says what its governor did and why. */
+static void go_mode_summary(const struct recorder *r, char *buf, size_t len)
+{
+	double limit = r->o->max_overhead;
+
+	if (r->o->go_mode == GO_MODE_AUTO && r->go_switch_ts)
+		snprintf(buf, len,
+			 "auto: full for %.2f s, then sampled (probes estimated at %.1f%% of the "
+			 "target's CPU, over the %g%% limit)",
+			 (r->go_switch_ts - r->start) / 1e9, r->go_share * 100, limit);
+	else if (r->o->go_mode == GO_MODE_AUTO && r->ngo)
+		snprintf(buf, len,
+			 "auto: full (probes estimated at most %.1f%% of the target's CPU, "
+			 "under the %g%% limit)",
+			 r->go_share_max * 100, limit);
+	else
+		snprintf(buf, len, "%s",
+			 r->go_now == GO_MODE_SAMPLED ? "sampled (at kernel events)"
+			 : r->go_now == GO_MODE_FULL  ? "full"
+						      : "off");
+}
+
 static void rec_summary(struct recorder *r)
 {
 	struct stat st = {0};
-	char size[32];
+	char size[32], gm[200];
 
 	stat(r->out, &st);
 	fmt_bytes(size, sizeof(size), st.st_size);
@@ -794,12 +897,10 @@ static void rec_summary(struct recorder *r)
 			fprintf(stderr, "ctrace-bpf: command killed by signal %d (%s)\n",
 				WTERMSIG(r->child_status), strsignal(WTERMSIG(r->child_status)));
 	}
+	go_mode_summary(r, gm, sizeof(gm));
 	fprintf(stderr, "ctrace-bpf: %llu events, %llu dropped%s; goroutines: %s\n",
 		(unsigned long long)r->events, (unsigned long long)r->drops,
-		r->drops ? " (the ring buffers were full; see README: Drops)" : "",
-		r->o->go_mode == GO_MODE_SAMPLED ? "sampled (at kernel events)"
-		: r->o->go_mode == GO_MODE_FULL	 ? "full"
-						 : "off");
+		r->drops ? " (the ring buffers were full; see README: Drops)" : "", gm);
 	fprintf(stderr, "ctrace-bpf: wrote %s (%s, %s); %s\n", r->out, size,
 		format_name(r->o->format), format_viewer_hint(r->o->format));
 }

@@ -20,13 +20,14 @@ struct record_opts {
 	bool quiet;
 	bool verbose;
 	bool no_goroutines;	  /* --no-goroutines, the same as go_mode GO_MODE_OFF */
-	int go_mode;		  /* enum go_mode (bpf/ctrace.h); GO_MODE_FULL by default */
+	int go_mode;		  /* enum go_mode (bpf/ctrace.h); GO_MODE_AUTO by default */
 	bool go_mode_set;	  /* given by --goroutines or --no-goroutines */
 	unsigned int stack_depth; /* goroutine stack frames; 0: none */
 	const char *pprof_dir;	  /* --pprof-out: also write pprof profiles there */
 	bool report;		  /* print the report of the capture at the end */
 	unsigned int freq_hz;	  /* --freq: CPU samples a second, 0: none */
 	bool freq_set;		  /* --freq was given */
+	double max_overhead;	  /* --max-overhead: auto mode's limit, percent of target CPU */
 };
 
 /* Runs a recording; returns the process exit status. */
