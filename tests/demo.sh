@@ -14,7 +14,7 @@ echo
 echo "== tracing the Go worker pool (4 workers, 2000 jobs)"
 (cd tests/goprogs/workerpool && GOCACHE="$PWD/../../../build/demo/gocache" GO111MODULE=off \
 	go build -o ../../../build/demo/workerpool main.go)
-./ctrace-bpf -o build/demo/workerpool.ctr -- build/demo/workerpool 4 2000
+./ctrace-bpf --goroutines full -o build/demo/workerpool.ctr -- build/demo/workerpool 4 2000
 ./ctrace-bpf convert build/demo/workerpool.ctr -o demo-workerpool.pftrace
 ./ctrace-bpf convert build/demo/workerpool.ctr -o demo-workerpool.gotrace
 echo

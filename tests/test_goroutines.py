@@ -136,7 +136,8 @@ def run_launched(tmp, ver, bin_, args, env=None):
     env = env or GO_ENV
     plain = run([bin_, *args], timeout=120, env=env)
     ctr = tmp / "go.ctr"
-    r = ctrace("-q", "-o", ctr, "--", bin_, *args, timeout=180, env=env)
+    r = ctrace("-q", "--goroutines", "full", "-o", ctr, "--", bin_, *args, timeout=180,
+              env=env)
     check(r.returncode == 0, f"ctrace-bpf exited {r.returncode}: {r.stderr[-500:]!r}")
     check(plain.returncode == 0, f"{bin_.name} exited {plain.returncode} "
           f"untraced: {plain.stderr[-300:]!r}")
@@ -161,7 +162,7 @@ def run_attached(tmp, ver, bin_, args):
     first = p.stdout.readline()
     check(first == "ready\n", f"{bin_.name} printed {first!r}, want 'ready'")
     ctr = tmp / "go.ctr"
-    rec = Recorder("-o", ctr, "-p", p.pid)
+    rec = Recorder("--goroutines", "full", "-o", ctr, "-p", p.pid)
     rec.wait_recording()
     p.stdin.write("go\n")
     p.stdin.close()
@@ -631,7 +632,8 @@ def test_go_unsupported_version(tmp):
     prog.chmod(0o755)
     out = Path(tmp) / "u.ctr"
     nwrites, chunk = ARGS["fileio"]
-    r = ctrace("-o", out, "--", prog, nwrites, chunk, timeout=120, env=GO_ENV)
+    r = ctrace("--goroutines", "full", "-o", out, "--", prog, nwrites, chunk, timeout=120,
+              env=GO_ENV)
     check(r.returncode == 0, f"exit {r.returncode}: {r.stderr}")
     lines = [l for l in r.stderr.splitlines() if "go1.20" in l]
     check(len(lines) == 1 and "supported: go1.19" in lines[0]
@@ -664,7 +666,7 @@ def test_go_in_other_mount_namespace(tmp):
     check(first == "ready\n", f"printed {first!r}, want 'ready'")
     check(not (hidden / "prog").exists(), "the binary is visible outside its namespace")
     ctr = Path(tmp) / "ns.ctr"
-    rec = Recorder("-o", ctr, "-p", p.pid)
+    rec = Recorder("--goroutines", "full", "-o", ctr, "-p", p.pid)
     rec.wait_recording()
     p.stdin.write("go\n")
     p.stdin.close()
@@ -689,7 +691,7 @@ def test_go_two_processes(tmp):
         check(p.stdout.readline() == "ready\n", "lateattach did not start")
         procs.append(p)
     ctr = Path(tmp) / "two.ctr"
-    rec = Recorder("-o", ctr, "-p", f"{procs[0].pid},{procs[1].pid}")
+    rec = Recorder("--goroutines", "full", "-o", ctr, "-p", f"{procs[0].pid},{procs[1].pid}")
     rec.wait_recording()
     for p in procs:
         p.stdin.write("go\n")

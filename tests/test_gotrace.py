@@ -331,7 +331,8 @@ def traced(prog):
         if prog in GROUND_TRUTH:
             gt = d / f"{prog}.runtime.trace"
             env["CTRACE_GROUND_TRUTH"] = str(gt)
-        r = ctrace("-q", "-o", ctr, "--", bin_, *ARGS[prog], timeout=180, env=env)
+        r = ctrace("-q", "--goroutines", "full", "-o", ctr, "--", bin_, *ARGS[prog],
+                  timeout=180, env=env)
         check(r.returncode == 0, f"recording {prog}: exit {r.returncode}: {r.stderr[-400:]!r}")
     _runs[prog] = Traced(prog, ctr, out, gt, convert_go(ctr, out))
     return _runs[prog]
@@ -343,7 +344,7 @@ def _record_attached(bin_, ctr):
               stdout=subprocess.PIPE, env=GO_ENV, text=True)
     first = p.stdout.readline()
     check(first == "ready\n", f"lateattach printed {first!r}")
-    rec = Recorder("-o", ctr, "-p", p.pid)
+    rec = Recorder("--goroutines", "full", "-o", ctr, "-p", p.pid)
     rec.wait_recording()
     time.sleep(0.2)
     p.stdin.write("go\n")
@@ -711,7 +712,8 @@ def test_pprof_out_record_and_convert(tmp):
     need_root()
     bin_ = binary("workerpool")
     d1 = tmp / "rec"
-    r = ctrace("-q", "-o", tmp / "w.gotrace", "--pprof-out", d1, "--", bin_,
+    r = ctrace("-q", "--goroutines", "full", "-o", tmp / "w.gotrace", "--pprof-out", d1,
+               "--", bin_,
                *ARGS["workerpool"], timeout=180, env=GO_ENV)
     check(r.returncode == 0, f"record --pprof-out: {r.stderr!r}")
     check((tmp / "w.gotrace").exists(), "no .gotrace next to the profiles")

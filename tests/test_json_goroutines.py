@@ -64,7 +64,7 @@ def traced_json(tmp, ver, prog, *args):
     need_root()
     bin_ = gobin(ver, prog)
     ctr = tmp / "go.ctr"
-    r = ctrace("-q", "-o", ctr, "--", bin_, *args, timeout=180)
+    r = ctrace("-q", "--goroutines", "full", "-o", ctr, "--", bin_, *args, timeout=180)
     check(r.returncode == 0, f"ctrace-bpf exited {r.returncode}: {r.stderr[-500:]!r}")
     a = convert(ctr, tmp / "a.json")
     b = convert(ctr, tmp / "b.json")
@@ -242,7 +242,7 @@ def lateattach(ver):
         first = p.stdout.readline()
         check(first == "ready\n", f"lateattach printed {first!r}")
         ctr = tmp / "go.ctr"
-        rec = Recorder("-o", ctr, "-p", p.pid)
+        rec = Recorder("--goroutines", "full", "-o", ctr, "-p", p.pid)
         rec.wait_recording()
         p.stdin.write("go\n")
         p.stdin.close()

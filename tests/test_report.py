@@ -41,7 +41,7 @@ def reportload():
 def record(tmp, name, *cmd):
     need_root()
     out = tmp / f"{name}.ctr"
-    r = ctrace("-q", "-o", out, "--", *cmd, timeout=120)
+    r = ctrace("-q", "--goroutines", "full", "-o", out, "--", *cmd, timeout=120)
     check(r.returncode == 0, f"recording {cmd}: exit {r.returncode}: {r.stderr!r}")
     return out
 

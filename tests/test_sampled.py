@@ -106,7 +106,7 @@ def check_sampled_run(tmp, bin_, args, plain):
 
 def check_against_full(tmp, bin_, args):
     env = dict(GO_ENV, CTRACE_TEST_GO_TAILS="1")
-    _, cap = traced(tmp, "both", bin_, args, env=env)
+    _, cap = traced(tmp, "both", bin_, args, "--goroutines", "full", env=env)
     check([m.mode_flags for m in cap.go_modes] == [1],
           f"REC_GO_MODE flags {[m.f for m in cap.go_modes]}, want full + tails")
     gp = cap.go_proc()
@@ -264,9 +264,9 @@ def test_sampled_report_and_gotrace(tmp):
 
 def test_sampled_bad_mode(tmp):
     """--goroutines with a bad value: one line, exit 2."""
-    r = ctrace("--goroutines", "auto", "--", "true")
+    r = ctrace("--goroutines", "fast", "--", "true")
     check(r.returncode == 2, f"exit {r.returncode}, want 2")
-    check("auto" in check_one_error_line(r, "--goroutines auto"), "line does not name the value")
+    check("fast" in check_one_error_line(r, "--goroutines fast"), "line does not name the value")
     r = ctrace("--goroutines", "sampled", "-o", tmp / "x.gotrace", "--", "true")
     check(r.returncode == 2, f"sampled with a .gotrace output: exit {r.returncode}, want 2")
     check_one_error_line(r, "--goroutines sampled -o x.gotrace")

@@ -4,7 +4,7 @@
 # rounds interleaved in one run. Prints the traced/untraced ratio, probe
 # hits (goroutine records) per channel operation and per job, and drops.
 # Environment: ROUNDS (3), JOBS (200000), GO (go), CTRACE (./ctrace-bpf),
-# STACK_DEPTH (16).
+# STACK_DEPTH (16), MODE (full: --goroutines).
 set -u
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
@@ -12,6 +12,7 @@ JOBS=${JOBS:-200000}
 GO=${GO:-go}
 CTRACE=${CTRACE:-./ctrace-bpf}
 DEPTH=${STACK_DEPTH:-16}
+MODE=${MODE:-full}
 bin=build/bench/workerpool
 mkdir -p build/bench
 (cd tests/bench/workerpool && GOCACHE="$PWD/../../../build/bench/gocache" GO111MODULE=off \
@@ -21,7 +22,7 @@ ops() { sed -n 's/.*ops_per_sec \([0-9]*\).*/\1/p'; }
 un_total=0 tr_total=0
 for r in $(seq "$ROUNDS"); do
 	u=$("$bin" "$JOBS" | ops)
-	t=$("$CTRACE" -q --stack-depth "$DEPTH" -o build/bench/wp.ctr -- "$bin" "$JOBS" | ops)
+	t=$("$CTRACE" -q --goroutines "$MODE" --stack-depth "$DEPTH" -o build/bench/wp.ctr -- "$bin" "$JOBS" | ops)
 	echo "round $r: untraced $u ops/s, traced $t ops/s"
 	un_total=$((un_total + u)) tr_total=$((tr_total + t))
 done
