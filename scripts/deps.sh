@@ -3,7 +3,7 @@
 # ones missing. Needs root when something is missing.
 set -e
 pkgs="clang libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev make gcc
-pkg-config golang-go protobuf-compiler python3 python3-protobuf linux-perf chromium"
+pkg-config golang-go protobuf-compiler python3 python3-protobuf linux-perf chromium wrk"
 missing=
 for p in $pkgs; do
 	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
