@@ -7,8 +7,9 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "ctrace.skel.h"
+/* tracer.h first: the skeleton names struct go_tls_cfg from bpf/ctrace.h. */
 #include "record/tracer.h"
+#include "ctrace.skel.h"
 
 /*
  * Per-CPU ring size: up to 32 MiB (about half a second of a busy CPU's
