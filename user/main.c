@@ -7,6 +7,7 @@
 #include <string.h>
 #include "formats/convert.h"
 #include "formats/formats.h"
+#include "go/gosnap.h"
 #include "record/record.h"
 #include "report/report.h"
 #include "lib/util.h"
@@ -50,6 +51,11 @@ static void usage(FILE *f)
 	    "                          syscalls only)\n"
 	    "      --stack-depth N     goroutine stack frames kept at create, block and\n"
 	    "                          unblock, 0 to 32 (default 16; 0 is cheapest)\n"
+	    "      --snapshot-interval DUR\n"
+	    "                          read every goroutine of Go targets from their\n"
+	    "                          memory every DUR (10ms or more; 0: never), without\n"
+	    "                          stopping them: states over time and long-blocked\n"
+	    "                          goroutines, sampled. Off unless given\n"
 	    "      --pprof-out DIR     also write pprof profiles into DIR: thread\n"
 	    "                          off-CPU time and goroutine blocking\n"
 	    "      --report            print `ctrace-bpf report` of the capture at the end\n"
@@ -110,6 +116,20 @@ static int parse_pids(const char *arg, struct record_opts *o)
 	return rc;
 }
 
+/* --snapshot-interval: a duration of at least 10ms, or 0 for none. */
+static int parse_snapshot_interval(const char *s, uint64_t *ns)
+{
+	if (!strcmp(s, "0")) {
+		*ns = 0;
+		return 0;
+	}
+	if (parse_duration(s, ns) || *ns < GOSNAP_MIN_INTERVAL_NS) {
+		errmsg("bad snapshot interval '%s' (10ms or more, e.g. 100ms, 1s; 0 for none)", s);
+		return -1;
+	}
+	return 0;
+}
+
 static int cmd_record_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -122,6 +142,7 @@ static int cmd_record_args(int argc, char **argv)
 	    {"no-goroutines", no_argument, NULL, 'G'},
 	    {"stack-depth", required_argument, NULL, 'S'},
 	    {"pprof-out", required_argument, NULL, 'P'},
+	    {"snapshot-interval", required_argument, NULL, 'I'},
 	    {"report", no_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -174,6 +195,10 @@ static int cmd_record_args(int argc, char **argv)
 		}
 		case 'P':
 			o.pprof_dir = optarg;
+			break;
+		case 'I':
+			if (parse_snapshot_interval(optarg, &o.snapshot_interval_ns))
+				return EXIT_USAGE;
 			break;
 		case 'v':
 			o.verbose = true;

@@ -271,6 +271,8 @@ static size_t min_size(uint16_t type)
 		return sizeof(struct rec_go_g);
 	case REC_GO_SYM:
 		return sizeof(struct rec_go_sym);
+	case REC_GO_SNAP:
+		return sizeof(struct rec_go_snap);
 	default:
 		return sizeof(struct ev_header);
 	}
@@ -290,6 +292,12 @@ static bool valid_record(const struct ev_header *h)
 		const struct rec_go_g *e = (const void *)h;
 
 		return e->nstack <= GO_MAX_STACK && sizeof(*e) + e->nstack * 8u <= h->size;
+	}
+	if (h->type == REC_GO_SNAP) {
+		const struct rec_go_snap *e = (const void *)h;
+
+		return e->count <= GO_SNAP_MAX_CHUNK &&
+		       sizeof(*e) + e->count * sizeof(struct go_snap_ent) <= h->size;
 	}
 	return true;
 }
@@ -837,7 +845,8 @@ static int fill(struct ctr_reader *r)
 				r->watermark = h->ts;
 			continue;
 		}
-		if ((h->type >= REC_META && h->type != REC_GO_PROC && h->type != REC_GO_G) ||
+		if ((h->type >= REC_META && h->type != REC_GO_PROC && h->type != REC_GO_G &&
+		     h->type != REC_GO_SNAP) ||
 		    !valid_record(h))
 			continue;
 		if (heap_push(r, h, r->cur)) {

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "bpf/ctrace.h"
+#include "go/go_offsets.h"
 
 struct goprobe;
 struct ctr_writer;
@@ -46,6 +47,18 @@ int goprobe_snapshot(struct goprobe *gp, pid_t tgid, struct ctr_writer *w, uint6
 void goprobe_note(struct goprobe *gp, const struct ev_header *h);
 /* Writes REC_GO_SYM records for every pc noted. */
 int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w);
+/* Where a traced process's goroutines are, for the snapshot reader (gosnap.c). */
+struct goprobe_layout {
+	pid_t tgid;
+	int major, minor;
+	uint64_t allgs; /* run-time address of runtime.allgs (a slice header) */
+	struct go_offsets off;
+};
+/*
+ * The i-th Go process (0, 1, ...): 0 with out filled; -EAGAIN while its
+ * load bias is unknown or allgs was not found; -ENOENT past the last one.
+ */
+int goprobe_layout(const struct goprobe *gp, int i, struct goprobe_layout *out);
 /* Detaches every probe and frees gp. */
 void goprobe_close(struct goprobe *gp);
 

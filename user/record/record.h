@@ -23,6 +23,7 @@ struct record_opts {
 	unsigned int stack_depth; /* goroutine stack frames; 0: none */
 	const char *pprof_dir;	  /* --pprof-out: also write pprof profiles there */
 	bool report;		  /* print the report of the capture at the end */
+	uint64_t snapshot_interval_ns; /* goroutine snapshots of Go targets; 0: none */
 };
 
 /* Runs a recording; returns the process exit status. */
