@@ -1245,6 +1245,7 @@ static int read_events(struct rstate *s)
 		if (threadstate_event(s->ks, h))
 			s->oom = true;
 		gostate_event(s->gs, h);
+		rp_gosnap_event(rp, h);
 		if (s->oom)
 			break;
 	}
@@ -1295,7 +1296,7 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 	s->ks = threadstate_new(r, &kops, s);
 	if (s->ks)
 		threadstate_set_wake_policy(s->ks, KT_WAKES_OFF_CPU);
-	if (!s->gs || !s->ks || ctr_rewind(r)) {
+	if (!s->gs || !s->ks || rp_gosnap_new(rp) || ctr_rewind(r)) {
 		errmsg("%s: %s", path, s->gs && s->ks ? ctr_error(r) : "out of memory");
 		return -1;
 	}
@@ -1306,6 +1307,7 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 	rp->repairs = gostate_repairs(s->gs);
 	threadstate_finish(s->ks, rp->end);
 	gostate_finish(s->gs, rp->end);
+	rp_gosnap_finish(rp);
 	if (s->oom || finalize(s)) {
 		errmsg("out of memory while building the report");
 		return -1;
@@ -1428,5 +1430,6 @@ void report_free(struct report *rp)
 	free(rp->tedges);
 	free(rp->gedges);
 	free(rp->cpus);
+	rp_gosnap_free(rp);
 	memset(rp, 0, sizeof(*rp));
 }
