@@ -397,8 +397,15 @@ static void rec_gosnap(struct recorder *r, uint64_t now)
 
 	if (!every || !r->go || now < r->snap_next || r->werr)
 		return;
-	if (!r->snap && !(r->snap = gosnap_new()))
-		return;
+	if (!r->snap) {
+		char buf[32];
+
+		if (!(r->snap = gosnap_new()))
+			return;
+		/* Only captures with snapshots carry it: others stay as they were. */
+		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)every);
+		ctr_writer_meta(r->w, "go_snapshot_interval_ns", buf);
+	}
 	/* On the interval's grid; after a stall, the next one is a full interval away. */
 	r->snap_next += every;
 	if (r->snap_next <= now)
