@@ -8,6 +8,7 @@
 #define CTRACE_GOSNAP_H
 
 #include <stdint.h>
+#include <linux/types.h>
 #include "bpf/ctrace.h"
 #include "go/goprobe.h"
 
