@@ -4,6 +4,9 @@
 // the first of each kind, "ready", sleeps MS milliseconds and exits 0 with
 // them still blocked: a target for goroutine snapshots.
 //
+// The goroutine functions are not inlined, so that each is its goroutines'
+// start function (not inlined into the compiler's go wrapper).
+//
 // usage: manyblocked [N [MS]]   (default 30 1000)
 package main
 
@@ -13,6 +16,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -40,16 +44,19 @@ func report(kind string, first bool) {
 	started.Done()
 }
 
+//go:noinline
 func recv(first bool) {
 	report("recv", first)
 	<-gate
 }
 
+//go:noinline
 func nap(first bool) {
 	report("sleep", first)
 	time.Sleep(time.Hour)
 }
 
+//go:noinline
 func lock(first bool) {
 	report("mutex", first)
 	mu.Lock()
@@ -83,8 +90,16 @@ func main() {
 		}
 	}
 	started.Wait()
+	// in a fixed order: the output of a run does not depend on scheduling
+	got := map[string]string{}
 	for k := 0; k < 3 && k < n; k++ {
-		fmt.Println(<-ids)
+		line := <-ids
+		got[line[:strings.IndexByte(line, ' ')]] = line
+	}
+	for _, kind := range []string{"recv", "sleep", "mutex"} {
+		if line, ok := got[kind]; ok {
+			fmt.Println(line)
+		}
 	}
 	fmt.Println("ready")
 	time.Sleep(time.Duration(ms) * time.Millisecond)
