@@ -66,10 +66,17 @@ def includes(p):
     return re.findall(r'^#include "([^"]+)"', p.read_text(), re.M)
 
 
+# Suffixes of a writer's parts: perfetto_go.c and perfetto_gosnap.c are perfetto's.
+WRITER_PARTS = ("_go", "_gosnap")
+
+
 def writer(p):
     """The writer a formats/ file belongs to: perfetto_go.c -> perfetto."""
     stem = p.stem
-    return stem[:-3] if stem.endswith("_go") else stem
+    for suffix in WRITER_PARTS:
+        if stem.endswith(suffix):
+            return stem[:-len(suffix)]
+    return stem
 
 
 def check_tree():

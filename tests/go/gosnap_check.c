@@ -104,7 +104,8 @@ static void check_version(int minor)
 	snprintf(what, sizeof(what), "go1.%d fields of a plausible g", minor);
 	expect(what,
 	       e.goid == 42 && e.g == g && e.status == (uint32_t)v.gs->waiting &&
-		   e.waitsince == (int64_t)(MONO_NOW - 2000000000ull) && e.startpc == TEXT_LO + 0x1000,
+		   e.waitsince == (int64_t)(MONO_NOW - 2000000000ull) &&
+		   e.startpc == TEXT_LO + 0x1000,
 	       1);
 	CASE("scan bit is cleared", put32(w, v.o_status, v.gs->waiting | v.gs->scan), GSV_OK);
 	CASE("running g drops a stale waitsince and reason", put32(w, v.o_status, v.gs->running),

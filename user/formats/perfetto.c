@@ -97,7 +97,7 @@ struct pf {
 	const struct ctr_task **late; /* tasks that appeared during the capture */
 	size_t nlate, next_late;
 	uint64_t skipped_cpu, clamped;
-	struct pfgo *go; /* goroutine tracks, when the capture has Go processes */
+	struct pfgo *go;     /* goroutine tracks, when the capture has Go processes */
 	struct pfsnap *snap; /* goroutine snapshot counters */
 };
 

@@ -864,7 +864,8 @@ int goprobe_layout(const struct goprobe *gp, int i, struct goprobe_layout *out)
 	p = &gp->procs[i];
 	if (!p->snapshot_done || !p->allgs_addr)
 		return -EAGAIN;
-	*out = (struct goprobe_layout){p->tgid, p->major, p->minor, p->allgs_addr + p->bias, p->off};
+	*out =
+	    (struct goprobe_layout){p->tgid, p->major, p->minor, p->allgs_addr + p->bias, p->off};
 	return 0;
 }
 

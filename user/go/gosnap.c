@@ -359,7 +359,8 @@ static int write_chunks(struct gosnap *s, struct goprobe *gp, struct rec_go_snap
 {
 	static union {
 		struct rec_go_snap r;
-		char buf[sizeof(struct rec_go_snap) + GO_SNAP_MAX_CHUNK * sizeof(struct go_snap_ent)];
+		char buf[sizeof(struct rec_go_snap) +
+			 GO_SNAP_MAX_CHUNK * sizeof(struct go_snap_ent)];
 	} u;
 	uint32_t off = 0;
 	uint16_t chunk = 0;
@@ -372,7 +373,8 @@ static int write_chunks(struct gosnap *s, struct goprobe *gp, struct rec_go_snap
 		u.r = *hdr;
 		u.r.count = n;
 		u.r.chunk = chunk++;
-		u.r.h.flags |= (off == 0 ? GO_SNAP_FIRST : 0) | (off + n == hdr->total ? GO_SNAP_LAST : 0);
+		u.r.h.flags |=
+		    (off == 0 ? GO_SNAP_FIRST : 0) | (off + n == hdr->total ? GO_SNAP_LAST : 0);
 		u.r.h.size = sizeof(u.r) + n * sizeof(struct go_snap_ent);
 		memcpy(u.r.ent, s->ents + off, n * sizeof(struct go_snap_ent));
 		if (ctr_writer_add(w, &u))

@@ -58,13 +58,13 @@ struct gosnap_view {
 
 enum gosnap_verdict {
 	GSV_OK = 0,
-	GSV_SKIP,	 /* idle or dead: no goroutine there now */
-	GSV_BAD_STATUS,	 /* not a status Go defines */
-	GSV_BAD_GOID,	 /* zero, negative or absurd */
-	GSV_BAD_PC,	 /* start or go-statement pc outside the text */
-	GSV_BAD_REASON,	 /* waiting with a wait reason this Go lacks */
+	GSV_SKIP,	   /* idle or dead: no goroutine there now */
+	GSV_BAD_STATUS,	   /* not a status Go defines */
+	GSV_BAD_GOID,	   /* zero, negative or absurd */
+	GSV_BAD_PC,	   /* start or go-statement pc outside the text */
+	GSV_BAD_REASON,	   /* waiting with a wait reason this Go lacks */
 	GSV_BAD_WAITSINCE, /* negative or in the future */
-	GSV_BAD_G,	 /* g address null or misaligned */
+	GSV_BAD_G,	   /* g address null or misaligned */
 };
 
 /* Fills the view's window offsets from l; -EINVAL if a field is missing. */

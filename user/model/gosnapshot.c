@@ -17,7 +17,7 @@ struct mg {
 	int64_t goid;
 	uint64_t startpc;
 	uint16_t reason;
-	uint8_t state; /* enum gsm_state */
+	uint8_t state;	    /* enum gsm_state */
 	uint64_t first_ts;  /* waiting: first snapshot of this wait */
 	uint64_t ws_waited; /* waiting: mono_ts - g.waitsince, 0 unknown */
 };

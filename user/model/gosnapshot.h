@@ -37,7 +37,7 @@ struct gsm_snapshot {
 	uint32_t total;
 	uint32_t by_state[GSM__COUNT];
 	uint32_t waiting_by_kind[GB__COUNT]; /* enum go_block_kind */
-	uint32_t appeared, ended; /* since this process's previous complete snapshot */
+	uint32_t appeared, ended;	     /* since this process's previous complete snapshot */
 	uint32_t implausible, unreadable;
 	uint32_t read_us;
 	bool capped;

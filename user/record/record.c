@@ -431,8 +431,9 @@ static int rec_poll_ms(const struct recorder *r)
 	now = now_boot_ns();
 	if (r->snap_next <= now)
 		return 0;
-	return r->snap_next - now >= POLL_MS * 1000000ull ? POLL_MS
-							   : (int)((r->snap_next - now) / 1000000) + 1;
+	return r->snap_next - now >= POLL_MS * 1000000ull
+		   ? POLL_MS
+		   : (int)((r->snap_next - now) / 1000000) + 1;
 }
 
 static void snap_summary(struct recorder *r)
