@@ -20,6 +20,13 @@
 
 /* iovecs per process_vm_readv: the kernel's UIO_MAXIOV. */
 #define GOSNAP_BATCH 1024
+/* Bytes one process_vm_readv reads at most, and one range. */
+#define GOSNAP_BUF   (1u << 20)
+#define GOSNAP_RANGE (64u << 10)
+/* g windows closer than this are read as one range (a g is about 400 bytes). */
+#define GOSNAP_MERGE_GAP 1024
+/* The window read from each g: the fields used are within the first 400 bytes. */
+#define GOSNAP_MAX_WIN 1024
 /* A goid beyond this is garbage: 2^40 goroutines is centuries of creating them. */
 #define GOID_MAX (1ll << 40)
 /* waitsince later than the read by more than this is garbage. */
@@ -36,13 +43,13 @@ struct snapproc {
 struct gosnap {
 	struct snapproc procs[GO_MAX_PROCS];
 	int nprocs;
-	uint64_t *arr; /* allgs, GOSNAP_MAX_G entries */
-	uint8_t *win;  /* GOSNAP_BATCH windows */
-	size_t win_cap;
+	uint64_t *arr;		  /* allgs, GOSNAP_MAX_G entries, then sorted */
+	uint32_t *goff;		  /* per g: where its window is in buf */
+	uint8_t *buf;		  /* GOSNAP_BUF: what one syscall reads */
 	struct go_snap_ent *ents; /* GOSNAP_MAX_G */
 	struct gosnap_totals tot;
 	struct iovec liov[GOSNAP_BATCH], riov[GOSNAP_BATCH];
-	uint64_t gaddr[GOSNAP_BATCH];
+	uint64_t rfirst[GOSNAP_BATCH + 1]; /* first g of each range */
 };
 
 struct gosnap *gosnap_new(void)
@@ -53,8 +60,10 @@ struct gosnap *gosnap_new(void)
 		return NULL;
 	/* Allocated once: the collector's memory stays flat however long it runs. */
 	s->arr = malloc(GOSNAP_MAX_G * sizeof(*s->arr));
+	s->goff = malloc(GOSNAP_MAX_G * sizeof(*s->goff));
+	s->buf = malloc(GOSNAP_BUF);
 	s->ents = malloc(GOSNAP_MAX_G * sizeof(*s->ents));
-	if (!s->arr || !s->ents) {
+	if (!s->arr || !s->goff || !s->buf || !s->ents) {
 		gosnap_free(s);
 		return NULL;
 	}
@@ -66,8 +75,9 @@ void gosnap_free(struct gosnap *s)
 	if (!s)
 		return;
 	free(s->arr);
+	free(s->goff);
+	free(s->buf);
 	free(s->ents);
-	free(s->win);
 	free(s);
 }
 
@@ -102,6 +112,8 @@ int gosnap_view_init(struct gosnap_view *v, const struct goprobe_layout *l)
 	}
 	v->win_off = lo;
 	v->win_len = (hi - lo + 7) & ~7;
+	if (v->win_len > GOSNAP_MAX_WIN)
+		return -EINVAL;
 	v->o_status = o->g_atomicstatus - lo;
 	v->o_goid = o->g_goid - lo;
 	v->o_reason = o->g_waitreason - lo;
@@ -263,59 +275,121 @@ struct snapcount {
 	uint32_t ok, implausible, unreadable, skipped;
 };
 
-/* Checks windows [from, to) of the batch just read. */
-static void check_batch_range(struct gosnap *s, const struct gosnap_view *v, int from, int to,
-			      struct snapcount *c)
+static void check_one(struct gosnap *s, const struct gosnap_view *v, uint64_t g, const uint8_t *win,
+		      struct snapcount *c)
 {
-	for (int i = from; i < to; i++) {
-		enum gosnap_verdict r =
-		    gosnap_check(v, s->gaddr[i], s->win + (size_t)i * v->win_len, &s->ents[c->ok]);
+	enum gosnap_verdict r = gosnap_check(v, g, win, &s->ents[c->ok]);
 
-		if (r == GSV_OK)
-			c->ok++;
-		else if (r == GSV_SKIP)
-			c->skipped++;
-		else
+	if (r == GSV_OK)
+		c->ok++;
+	else if (r == GSV_SKIP)
+		c->skipped++;
+	else
+		c->implausible++;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Drops null and misaligned pointers (counted), sorts the rest by address. */
+static uint64_t sort_gs(struct gosnap *s, uint64_t n, struct snapcount *c)
+{
+	uint64_t k = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (!s->arr[i] || (s->arr[i] & 7))
 			c->implausible++;
+		else
+			s->arr[k++] = s->arr[i];
+	}
+	qsort(s->arr, k, sizeof(*s->arr), cmp_u64);
+	return k;
+}
+
+/*
+ * Plans one process_vm_readv from g i on: g's allocated next to each other
+ * (the runtime takes them from the same spans) are read as one range, so a
+ * syscall covers thousands of g's in a few iovecs. Returns the next g.
+ */
+static uint64_t plan_batch(struct gosnap *s, const struct gosnap_view *v, uint64_t i, uint64_t n,
+			   int *nranges)
+{
+	uint32_t used = 0;
+	int nr = 0;
+
+	while (i < n && nr < GOSNAP_BATCH && used + v->win_len <= GOSNAP_BUF) {
+		uint64_t lo = s->arr[i] + v->win_off, hi = lo + v->win_len, j = i;
+
+		for (; j < n; j++) {
+			uint64_t a = s->arr[j] + v->win_off;
+
+			if (j > i &&
+			    (a > hi + GOSNAP_MERGE_GAP || a + v->win_len - lo > GOSNAP_RANGE ||
+			     used + (a + v->win_len - lo) > GOSNAP_BUF))
+				break;
+			s->goff[j] = used + (uint32_t)(a - lo);
+			if (a + v->win_len > hi)
+				hi = a + v->win_len;
+		}
+		s->rfirst[nr] = i;
+		s->liov[nr] = (struct iovec){s->buf + used, hi - lo};
+		s->riov[nr] = (struct iovec){(void *)(uintptr_t)lo, hi - lo};
+		used += hi - lo;
+		nr++;
+		i = j;
+	}
+	s->rfirst[nr] = i;
+	*nranges = nr;
+	return i;
+}
+
+/* A range the kernel could not read (a g freed and unmapped?): its g's one by one. */
+static void read_singly(struct gosnap *s, pid_t tgid, const struct gosnap_view *v, uint64_t from,
+			uint64_t to, struct snapcount *c)
+{
+	uint8_t win[GOSNAP_MAX_WIN];
+
+	for (uint64_t k = from; k < to; k++) {
+		if (vm_read(tgid, s->arr[k] + v->win_off, win, v->win_len))
+			c->unreadable++;
+		else
+			check_one(s, v, s->arr[k], win, c);
 	}
 }
 
 /*
- * Reads the windows of up to GOSNAP_BATCH g's per syscall. The kernel stops
- * at the first iovec it cannot read and never splits one, so a short read
- * says which g failed: it is counted and the batch goes on after it.
+ * Reads the g's: a few syscalls of up to GOSNAP_BATCH ranges each. The
+ * kernel stops at the first range it cannot read, so a short read says
+ * which one failed; its g's are read singly and the batch goes on after it.
  */
 static int read_gs(struct gosnap *s, pid_t tgid, const struct gosnap_view *v, uint64_t n,
 		   struct snapcount *c)
 {
 	uint64_t i = 0;
 
+	n = sort_gs(s, n, c);
 	while (i < n) {
-		int nb = 0, done = 0;
+		int nr, done = 0;
 
-		for (; i < n && nb < GOSNAP_BATCH; i++) {
-			if (!s->arr[i] || (s->arr[i] & 7)) {
-				c->implausible++;
-				continue;
-			}
-			s->gaddr[nb] = s->arr[i];
-			s->liov[nb] = (struct iovec){s->win + (size_t)nb * v->win_len, v->win_len};
-			s->riov[nb] =
-			    (struct iovec){(void *)(uintptr_t)(s->arr[i] + v->win_off), v->win_len};
-			nb++;
-		}
-		while (done < nb) {
-			ssize_t got = process_vm_readv(tgid, s->liov + done, nb - done,
-						       s->riov + done, nb - done, 0);
-			int k;
+		i = plan_batch(s, v, i, n, &nr);
+		while (done < nr) {
+			ssize_t got = process_vm_readv(tgid, s->liov + done, nr - done,
+						       s->riov + done, nr - done, 0);
+			int k = done;
 
 			if (got < 0 && errno == ESRCH)
 				return -ESRCH;
-			k = got < 0 ? 0 : (int)(got / v->win_len);
-			check_batch_range(s, v, done, done + k, c);
-			done += k;
-			if (done < nb) {
-				c->unreadable++; /* the iovec at done failed */
+			while (k < nr && got >= (ssize_t)s->riov[k].iov_len)
+				got -= s->riov[k++].iov_len;
+			for (uint64_t g = s->rfirst[done]; g < s->rfirst[k]; g++)
+				check_one(s, v, s->arr[g], s->buf + s->goff[g], c);
+			done = k;
+			if (done < nr) {
+				read_singly(s, tgid, v, s->rfirst[done], s->rfirst[done + 1], c);
 				done++;
 			}
 		}
@@ -394,18 +468,6 @@ static uint64_t mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + t.tv_nsec;
 }
 
-static int ensure_win(struct gosnap *s, uint32_t len)
-{
-	size_t need = (size_t)GOSNAP_BATCH * len;
-
-	if (need <= s->win_cap)
-		return 0;
-	free(s->win);
-	s->win = malloc(need);
-	s->win_cap = s->win ? need : 0;
-	return s->win ? 0 : -ENOMEM;
-}
-
 int gosnap_take(struct gosnap *s, struct goprobe *gp, const struct goprobe_layout *l,
 		struct ctr_writer *w)
 {
@@ -416,7 +478,7 @@ int gosnap_take(struct gosnap *s, struct goprobe *gp, const struct goprobe_layou
 	bool capped = false;
 	int rc;
 
-	if (!p || ensure_win(s, p->v.win_len)) {
+	if (!p) {
 		s->tot.failed++;
 		return -EINVAL;
 	}
