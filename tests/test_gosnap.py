@@ -261,6 +261,33 @@ def test_gosnap_attach_pid(tmp):
         check(set(ids.values()) <= goids, f"snapshot {s['seq']} lacks {ids}")
 
 
+def test_gosnap_busy_program(tmp):
+    """A program switching goroutines all the time (workerpool): snapshots
+    catch goroutines running and runnable, every entry passes the checks the
+    collector claims, and the program's output is unchanged."""
+    need_root()
+    prog = build("1.24", "plain", "workerpool")
+    args = [prog, 4, 100000]
+    plain = run(args, timeout=120)
+    out = tmp / "busy.ctr"
+    r = ctrace("--snapshot-interval", "20ms", "-o", out, "--", *args, timeout=120)
+    check(r.returncode == 0, f"ctrace-bpf exited {r.returncode}: {r.stderr!r}")
+    check(r.stdout == plain.stdout, f"output changed: {r.stdout!r} vs {plain.stdout!r}")
+    gp = ctrlib.load(out).go_proc()
+    ss = snapshots(out)[gp.tgid]
+    check(len(ss) >= 5, f"only {len(ss)} snapshots of a busy program")
+    seen = set()
+    for s in ss:
+        goids = [e["goid"] for e in s["ents"]]
+        check(goids == sorted(set(goids)), f"snapshot {s['seq']}: goids not unique and sorted")
+        for e in s["ents"]:
+            check(e["goid"] > 0 and e["status"] in (1, 2, 3, 4, 8, 9),
+                  f"snapshot {s['seq']}: implausible entry {e}")
+            if gp.func(e["startpc"]) == "main.worker":
+                seen.add(e["status"])
+    check(seen & {1, 2}, f"main.worker never seen running or runnable (states {seen})")
+
+
 # ---- no root needed ----
 
 def test_gosnap_validator(tmp):
