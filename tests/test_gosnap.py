@@ -299,10 +299,23 @@ def test_gosnap_validator(tmp):
              "-Wno-missing-field-initializers", "-D_GNU_SOURCE", "-Iuser", "-I.", "-Ibuild",
              *srcs, "-lz", "-o", exe], cwd=ROOT, timeout=120)
     check(r.returncode == 0, f"build failed: {r.stderr}")
-    r = run([exe], timeout=60)
+    cap = tmp / "take.ctr"
+    r = run([exe, cap, 3000], timeout=60)
     check(r.returncode == 0, "validator checks failed:\n" +
           "\n".join(l for l in r.stdout.splitlines() if not l.startswith("PASS")))
     check(re.search(r"^(\d+) passed, 0 failed$", r.stdout, re.M), r.stdout[-300:])
+    # The snapshot it took of its own fake goroutines: chunked, in goid order.
+    recs = [(flags, SNAP_HDR.unpack_from(raw, p + 24))
+            for raw in blocks(cap)[1] for p, ts, typ, size, flags, tgid in records(raw)
+            if typ == REC_GO_SNAP]
+    check([(f, h[2], h[1]) for f, h in recs] == [(FIRST, 0, 1024), (0, 1, 1024), (LAST, 2, 897)],
+          f"chunks (flags, chunk, count): {[(f, h[2], h[1]) for f, h in recs]}")
+    check(all(h[6] == 2945 and h[7] == 33 and h[8] == 12 and h[9] == 10 for f, h in recs),
+          "chunk totals (total, implausible, unreadable, skipped) differ")
+    (ss,) = snapshots(cap).values()
+    goids = [e["goid"] for e in ss[0]["ents"]]
+    check(goids == sorted(goids) and 5 not in goids and 1 in goids,
+          "entries not in goid order, or the duplicated goid 5 kept")
 
 
 def synthetic_capture(path, chunks):

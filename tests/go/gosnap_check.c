@@ -3,8 +3,13 @@
  * Unit test of the goroutine snapshot validator (user/go/gosnap.c's
  * gosnap_check) on crafted g windows: plausible ones pass with their fields,
  * each kind of corruption is rejected with its verdict, and random bytes
- * never pass as a goroutine unless every field is plausible. No root, no
- * target process. Prints one line per check and "N passed, N failed".
+ * never pass as a goroutine unless every field is plausible. With a path,
+ * also the whole read path (process_vm_readv, ranges, unreadable g's, goid
+ * dedup, chunks) on fake goroutines in this process's own memory, into a
+ * capture there. No root, no Go. Prints one line per check and
+ * "N passed, N failed".
+ *
+ * usage: gosnap_check [CAPTURE [NGOROUTINES]]
  *
  * build: cc -Iuser -I. -Ibuild tests/go/gosnap_check.c user/go/gosnap.c
  *        user/go/go_offsets_table.c user/capture/capture_write.c user/lib/util.c -lz
@@ -12,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include "capture/capture.h"
 #include "go/gosnap.h"
 
 static int npass, nfail;
@@ -159,10 +167,82 @@ static void check_version(int minor)
 	}
 }
 
-int main(void)
+/*
+ * The whole read path on this very process: a fake allgs of n g's laid out
+ * as go1.24 lays them, with corrupted, duplicated, dead, null and unmapped
+ * ones mixed in, snapshotted through process_vm_readv into a capture at
+ * path (which the Python test decodes). The totals must count each kind.
+ */
+static void check_take(const char *path, uint32_t n)
+{
+	const struct go_offsets *off = go_offsets_for_version(1, 24);
+	struct goprobe_layout l = {.tgid = getpid(), .major = 1, .minor = 24};
+	uint64_t allgs[3], *arr = calloc(n, 8);
+	uint8_t *gs = calloc(n, off->g_size);
+	uint32_t want_ok = 0, want_bad = 0, want_unread = 0, want_skip = 0;
+	uint64_t pc = (uint64_t)(uintptr_t)&check_take; /* in this binary's text */
+	void *hole = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct gosnap *s = gosnap_new();
+	struct ctr_writer *w = ctr_writer_open(path);
+	struct gosnap_totals t;
+	char what[160];
+
+	munmap(hole, 4096); /* now an address nobody can read */
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *g = gs + (size_t)i * off->g_size;
+
+		arr[i] = (uint64_t)(uintptr_t)g;
+		put32(g, off->g_atomicstatus, 4); /* _Gwaiting */
+		put64(g, off->g_goid, i + 1);
+		g[off->g_waitreason] = 14; /* go1.24: "chan receive" */
+		put64(g, off->g_startpc, pc);
+		put64(g, off->g_gopc, pc + 4);
+		if (i % 100 == 7) {
+			put64(g, off->g_goid, 0), want_bad++;
+		} else if (i % 250 == 11) {
+			arr[i] = (uint64_t)(uintptr_t)hole + 64, want_unread++;
+		} else if (i % 300 == 13) {
+			put32(g, off->g_atomicstatus, 6), want_skip++; /* _Gdead */
+		} else if (i == 5) {
+			arr[i] = 0, want_bad++;
+		} else if (i == 6) {
+			put64(g, off->g_goid, 5), want_bad += 2; /* same goid as g 4: both go */
+			want_ok--;
+		} else {
+			want_ok++;
+		}
+	}
+	/* the wait reason used must be one this version knows */
+	if (!go_waitreason_string(24, 14)) {
+		expect("take: go1.24 knows wait reason 14", 0, 1);
+		return;
+	}
+	allgs[0] = (uint64_t)(uintptr_t)arr;
+	allgs[1] = allgs[2] = n;
+	l.allgs = (uint64_t)(uintptr_t)allgs;
+	l.off = *off;
+	snprintf(what, sizeof(what), "take: snapshot of %u fake g's", n);
+	expect(what, s && w ? gosnap_take(s, NULL, &l, w) : -1, 0);
+	gosnap_totals(s, &t);
+	snprintf(what, sizeof(what),
+		 "take: %llu ok, %llu implausible, %llu unreadable (want %u, %u, %u; %u dead)",
+		 (unsigned long long)t.goroutines, (unsigned long long)t.implausible,
+		 (unsigned long long)t.unreadable, want_ok, want_bad, want_unread, want_skip);
+	expect(what,
+	       t.goroutines == want_ok && t.implausible == want_bad && t.unreadable == want_unread,
+	       1);
+	expect("take: capture written", ctr_writer_close(w), 0);
+	gosnap_free(s);
+	free(arr);
+	free(gs);
+}
+
+int main(int argc, char **argv)
 {
 	check_version(19);
 	check_version(24);
+	if (argc > 1)
+		check_take(argv[1], argc > 2 ? atoi(argv[2]) : 3000);
 	printf("%d passed, %d failed\n", npass, nfail);
 	return nfail ? 1 : 0;
 }
