@@ -76,6 +76,42 @@ static void good(const struct gosnap_view *v, uint8_t *w, int minor)
 	put64(w, v->o_gopc, TEXT_LO + 0x2345);
 }
 
+/* Garbage: whatever passes must be plausible in every field. */
+static void check_random(const struct gosnap_view *vp, uint8_t *w, int minor)
+{
+	const struct gosnap_view v = *vp;
+	uint64_t g = 0xc000001000ull;
+	struct go_snap_ent e;
+	char what[128];
+	unsigned int seed = 12345 + minor, ok = 0, bad = 0;
+
+	for (int i = 0; i < 200000; i++) {
+		enum gosnap_verdict r;
+
+		for (uint32_t k = 0; k < v.win_len; k++)
+			w[k] = rand_r(&seed);
+		/* half the time, keep the fields checked first plausible, so that
+		 * the later checks meet random values too */
+		if (i & 1) {
+			put32(w, v.o_status, v.gs->waiting);
+			put64(w, v.o_goid, 1 + rand_r(&seed) % 100000);
+			put64(w, v.o_startpc, TEXT_LO + rand_r(&seed) % (TEXT_HI - TEXT_LO));
+			put64(w, v.o_gopc, 0);
+			put64(w, v.o_waitsince, (uint64_t)rand_r(&seed) * 4000 - 4000000000ull);
+		}
+		r = gosnap_check(&v, g, w, &e);
+		if (r != GSV_OK)
+			continue;
+		if (e.goid <= 0 || e.startpc < TEXT_LO || e.startpc >= TEXT_HI || e.waitsince < 0 ||
+		    (uint64_t)e.waitsince > MONO_NOW + 1000000000ull)
+			bad++;
+		ok++;
+	}
+	snprintf(what, sizeof(what), "go1.%d random windows: %u accepted, all plausible", minor,
+		 ok);
+	expect(what, bad, 0);
+}
+
 static void check_version(int minor)
 {
 	const struct go_offsets *off = go_offsets_for_version(1, minor);
@@ -141,30 +177,7 @@ static void check_version(int minor)
 	snprintf(what, sizeof(what), "go1.%d null g", minor);
 	expect(what, gosnap_check(&v, 0, w, &e), GSV_BAD_G);
 
-	/* Garbage: whatever passes must be plausible in every field. */
-	{
-		unsigned int seed = 12345 + minor, ok = 0, bad = 0;
-
-		for (int i = 0; i < 200000; i++) {
-			enum gosnap_verdict r;
-
-			for (uint32_t k = 0; k < v.win_len; k++)
-				w[k] = rand_r(&seed);
-			/* half the time, keep a valid status so later checks are reached */
-			if (i & 1)
-				put32(w, v.o_status, v.gs->waiting);
-			r = gosnap_check(&v, g, w, &e);
-			if (r != GSV_OK)
-				continue;
-			if (e.goid <= 0 || e.startpc < TEXT_LO || e.startpc >= TEXT_HI ||
-			    e.waitsince < 0 || (uint64_t)e.waitsince > MONO_NOW + 1000000000ull)
-				bad++;
-			ok++;
-		}
-		snprintf(what, sizeof(what), "go1.%d random windows: %u accepted, all plausible",
-			 minor, ok);
-		expect(what, bad, 0);
-	}
+	check_random(&v, w, minor);
 }
 
 /*
