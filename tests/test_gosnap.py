@@ -188,6 +188,12 @@ def check_snap_run(tmp, ver, variant):
     text = ctrace("report", out).stdout
     check("Goroutine snapshots (sampled)" in text and "Long-blocked goroutines (sampled" in text,
           "text report lacks the sampled snapshot sections")
+    check(ctrace("report", out, "--html", tmp / "r.html").returncode == 0, "report --html failed")
+    check("Goroutine snapshots (sampled)" in (tmp / "r.html").read_text(),
+          "HTML report lacks the snapshot section")
+    txt = tmp / "run.txt"
+    check(ctrace("convert", out, "-o", txt).returncode == 0, "convert to text failed")
+    check(txt.read_text().count("go_snapshot #") == len(ss), "text output: one line per snapshot")
 
     # Perfetto: counter tracks under the process, described as sampled.
     pf = tmp / "run.pftrace"
