@@ -19,9 +19,9 @@
 #include "capture/capture.h"
 #include "formats/convert.h"
 #include "go/goprobe.h"
-#include "go/gosnap.h"
 #include "record/procfs.h"
 #include "record/record.h"
+#include "record/snapshots.h"
 #include "formats/pprof.h"
 #include "report/report.h"
 #include "record/tracer.h"
@@ -68,9 +68,7 @@ struct recorder {
 	pid_t go_pending[MAX_TARGETS + 1]; /* Go processes awaiting their snapshot */
 	int ngo_pending;
 	uint64_t go_attach_ts;
-	struct gosnap *snap; /* goroutine snapshots, when wanted */
-	uint64_t snap_next;
-	bool snap_gone[GO_MAX_PROCS];
+	struct snapshots snaps; /* --snapshot-interval */
 	pid_t child;
 	int child_fd[2]; /* launch(): release the command; its exec errno */
 	int child_status;
@@ -377,82 +375,6 @@ static void go_snapshots(struct recorder *r)
 	r->ngo_pending = keep;
 }
 
-/*
- * Goroutine snapshots are wanted at this interval (0: not at all). To take
- * them by default in sampled goroutine mode, the one line goes here, e.g.
- *	if (o->goroutines == GOROUTINES_SAMPLED && !o->snapshot_set)
- *		return GOSNAP_DEFAULT_INTERVAL_NS;
- */
-static uint64_t snapshot_interval(const struct record_opts *o)
-{
-	return o->no_goroutines ? 0 : o->snapshot_interval_ns;
-}
-
-/* Snapshots every Go target whose snapshot is due; a gone one is left alone. */
-static void rec_gosnap(struct recorder *r, uint64_t now)
-{
-	struct goprobe_layout l;
-	uint64_t every = snapshot_interval(r->o);
-	int rc;
-
-	if (!every || !r->go || now < r->snap_next || r->werr)
-		return;
-	if (!r->snap) {
-		char buf[32];
-
-		if (!(r->snap = gosnap_new()))
-			return;
-		/* Only captures with snapshots carry it: others stay as they were. */
-		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)every);
-		ctr_writer_meta(r->w, "go_snapshot_interval_ns", buf);
-	}
-	/* On the interval's grid; after a stall, the next one is a full interval away. */
-	r->snap_next += every;
-	if (r->snap_next <= now)
-		r->snap_next = now + every;
-	for (int i = 0; i < GO_MAX_PROCS && (rc = goprobe_layout(r->go, i, &l)) != -ENOENT; i++) {
-		if (rc || r->snap_gone[i])
-			continue;
-		rc = gosnap_take(r->snap, r->go, &l, r->w);
-		if (rc == -ESRCH)
-			r->snap_gone[i] = true;
-		else if (rc == -EIO)
-			r->werr = -EIO;
-	}
-}
-
-/* The ring poll's timeout: up to the next snapshot, POLL_MS at most. */
-static int rec_poll_ms(const struct recorder *r)
-{
-	uint64_t now, every = snapshot_interval(r->o);
-
-	if (!every || !r->go)
-		return POLL_MS;
-	now = now_boot_ns();
-	if (r->snap_next <= now)
-		return 0;
-	return r->snap_next - now >= POLL_MS * 1000000ull
-		   ? POLL_MS
-		   : (int)((r->snap_next - now) / 1000000) + 1;
-}
-
-static void snap_summary(struct recorder *r)
-{
-	struct gosnap_totals t;
-
-	if (!r->snap)
-		return;
-	gosnap_totals(r->snap, &t);
-	fprintf(stderr,
-		"ctrace-bpf: goroutine snapshots (sampled, every %.0f ms): %llu, %llu goroutines, "
-		"%llu implausible and %llu unreadable dropped, %llu failed; read %.1f ms avg, "
-		"%.1f ms max\n",
-		snapshot_interval(r->o) / 1e6, (unsigned long long)t.snapshots,
-		(unsigned long long)t.goroutines, (unsigned long long)t.implausible,
-		(unsigned long long)t.unreadable, (unsigned long long)t.failed,
-		t.snapshots ? t.sum_read_us / 1e3 / t.snapshots : 0.0, t.max_read_us / 1e3);
-}
-
 static void install_signals(void)
 {
 	struct sigaction sa = {0};
@@ -692,7 +614,7 @@ static int rec_loop(struct recorder *r)
 		uint64_t now, drain_start;
 		int prc;
 
-		prc = tracer_poll(r->t, rec_poll_ms(r));
+		prc = tracer_poll(r->t, snapshots_poll_ms(&r->snaps, POLL_MS));
 		drain_start = now_boot_ns();
 		if (!prc)
 			prc = tracer_drain(r->t);
@@ -705,7 +627,8 @@ static int rec_loop(struct recorder *r)
 		if (r->ngo_pending)
 			go_snapshots(r);
 		now = now_boot_ns();
-		rec_gosnap(r, now);
+		if (!r->werr)
+			r->werr = snapshots_tick(&r->snaps, r->go, r->w, now);
 		if (r->werr)
 			break;
 		if (now - last_stats >= 1000000000ull) {
@@ -801,7 +724,7 @@ static void rec_summary(struct recorder *r)
 			fprintf(stderr, "ctrace-bpf: command killed by signal %d (%s)\n",
 				WTERMSIG(r->child_status), strsignal(WTERMSIG(r->child_status)));
 	}
-	snap_summary(r);
+	snapshots_summary(&r->snaps);
 	fprintf(stderr, "ctrace-bpf: %llu events, %llu dropped%s\n", (unsigned long long)r->events,
 		(unsigned long long)r->drops,
 		r->drops ? " (the ring buffers were full; see README: Drops)" : "");
@@ -857,7 +780,7 @@ static void rec_cleanup(struct recorder *r, int rc)
 			kill(r->child, SIGKILL);
 		waitpid(r->child, &r->child_status, rc ? 0 : WNOHANG);
 	}
-	gosnap_free(r->snap);
+	snapshots_free(&r->snaps);
 	free(r->capture_path);
 	free(r->defout);
 }
@@ -870,6 +793,7 @@ int cmd_record(struct record_opts *o)
 	    .child_fd = {-1, -1},
 	    .end_reason = END_SIGNAL,
 	    .tty = isatty(STDERR_FILENO) && !o->quiet,
+	    .snaps.every = snapshots_interval(o),
 	};
 	int rc, e;
 
