@@ -96,10 +96,15 @@ static void declare(struct pfsnap *p, struct sproc *s, int slot, const char *nam
 {
 	char desc[160];
 
-	snprintf(desc, sizeof(desc),
-		 "source: sampled. Goroutines counted in snapshots read from the process's "
-		 "memory every %.0f ms; the count holds at snapshot times only.",
-		 p->interval / 1e6);
+	if (p->interval)
+		snprintf(desc, sizeof(desc),
+			 "source: sampled. Goroutines counted in snapshots read from the process's "
+			 "memory every %.0f ms; the count holds at snapshot times only.",
+			 p->interval / 1e6);
+	else
+		snprintf(desc, sizeof(desc),
+			 "source: sampled. Goroutines counted in snapshots read from the process's "
+			 "memory; the count holds at snapshot times only.");
 	packet(p, ts);
 	pbw_begin(&p->pkt, PF_TracePacket_track_descriptor);
 	pbw_uint(&p->pkt, PF_TrackDescriptor_uuid, uuid(s->tgid, slot));
