@@ -169,6 +169,22 @@ def check_snap_run(tmp, ver, variant):
         reason = ctrlib.reason_string(gp.minor, e["reason"])
         check(reason in want_reason[kind],
               f"G{goid} ({kind}) waits on {reason!r}, want {want_reason[kind]}")
+    # The same run's full goroutine trace (probes): the goroutines alive at
+    # the last snapshot are exactly those the snapshot read, blocked on the
+    # same wait reason (the program is idle then).
+    t = last["ts"]
+    near = lambda ts: ts is not None and abs(ts - t) < 5_000_000
+    alive = {g.goid for g in gp.goroutines.values()
+             if (g.create_ts is None or g.create_ts < t) and (g.exit_ts is None or g.exit_ts > t)}
+    fuzzy = {g.goid for g in gp.goroutines.values() if near(g.create_ts) or near(g.exit_ts)}
+    diff = (alive ^ set(by_goid)) - fuzzy
+    check(not diff, f"goids in the last snapshot and alive in the full trace differ: {sorted(diff)}")
+    for goid in set(by_goid) & alive:
+        blocks = [e for e in gp.g(goid).events if e.ts < t]
+        if blocks and blocks[-1].type == ctrlib.EV_GO_BLOCK:
+            check(blocks[-1].reason == by_goid[goid]["reason"],
+                  f"G{goid}: full trace blocked on {blocks[-1].reason}, snapshot says "
+                  f"{by_goid[goid]['reason']}")
     for s in ss:
         check(s["implausible"] == 0 and s["unreadable"] == 0,
               f"snapshot {s['seq']}: {s['implausible']} implausible, "
