@@ -380,4 +380,41 @@ struct rec_go_mode {
 	__u32 est_ppm;
 };
 
+/*
+ * Sampled mode: one chunk of a snapshot of process h.tgid's goroutines, read
+ * from its memory (allgs) without stopping it. A snapshot is one or more
+ * chunks with the same seq and h.ts (when the read began), the first
+ * flagged GO_SNAP_FIRST, the last GO_SNAP_LAST; every chunk repeats the
+ * snapshot's totals. Entries are the goroutines that passed validation
+ * (torn reads of a running target are dropped and counted in implausible),
+ * idle and dead g's excluded.
+ */
+#define GO_SNAP_FIRST	  0x1 /* h.flags */
+#define GO_SNAP_LAST	  0x2
+#define GO_SNAP_CAPPED	  0x4  /* allglen exceeded the per-snapshot cap */
+#define GO_SNAP_MAX_CHUNK 1024 /* entries per chunk: h.size is 16-bit */
+struct go_snap_ent {
+	__u64 g; /* runtime.g address */
+	__s64 goid;
+	__s64 waitsince; /* g.waitsince, the runtime's nanotime (CLOCK_MONOTONIC); 0: unknown */
+	__u64 startpc, gopc;
+	__u32 status; /* atomicstatus, scan bit cleared */
+	__u16 reason; /* waitreason (meaningful while waiting) */
+	__u16 pad;
+};
+struct rec_go_snap {
+	struct ev_header h;	  /* h.ts: CLOCK_BOOTTIME at the read; h.tgid: process */
+	__u32 seq;		  /* snapshot number of this process, from 1 */
+	__u16 count;		  /* entries in this chunk */
+	__u16 chunk;		  /* index of this chunk in the snapshot */
+	__u64 mono_ts;		  /* CLOCK_MONOTONIC at the read, waitsince's clock */
+	__u32 read_us;		  /* how long the whole read took */
+	__u32 allglen;		  /* allgs entries read */
+	__u32 total;		  /* entries of the whole snapshot */
+	__u32 implausible;	  /* g's dropped by validation (torn or garbage reads) */
+	__u32 unreadable;	  /* g's whose memory could not be read */
+	__u32 skipped;		  /* idle or dead g's (not goroutines now) */
+	struct go_snap_ent ent[]; /* count entries */
+};
+
 #endif /* CTRACE_H */

@@ -10,6 +10,7 @@
 #include "formats/convert.h"
 #include "formats/formats.h"
 #include "record/cpusample.h"
+#include "go/gosnap.h"
 #include "record/record.h"
 #include "report/report.h"
 #include "lib/util.h"
@@ -61,6 +62,12 @@ static void usage(FILE *f)
 	    "      --no-goroutines     the same as --goroutines off\n"
 	    "      --stack-depth N     goroutine stack frames kept at create, block and\n"
 	    "                          unblock, 0 to 32 (default 16; 0 is cheapest)\n"
+	    "      --snapshot-interval DUR\n"
+	    "                          read every goroutine of Go targets from their\n"
+	    "                          memory every DUR (10ms or more; 0: never), without\n"
+	    "                          stopping them: states over time and long-blocked\n"
+	    "                          goroutines, sampled. Default: 100ms while\n"
+	    "                          goroutines are sampled, else off\n"
 	    "      --pprof-out DIR     also write pprof profiles into DIR: thread\n"
 	    "                          off-CPU time, goroutine blocking and sampled\n"
 	    "                          CPU time (when there are CPU samples)\n"
@@ -147,6 +154,20 @@ static int parse_pids(const char *arg, struct record_opts *o)
 	return rc;
 }
 
+/* --snapshot-interval: a duration of at least 10ms, or 0 for none. */
+static int parse_snapshot_interval(const char *s, uint64_t *ns)
+{
+	if (!strcmp(s, "0")) {
+		*ns = 0;
+		return 0;
+	}
+	if (parse_duration(s, ns) || *ns < GOSNAP_MIN_INTERVAL_NS) {
+		errmsg("bad snapshot interval '%s' (10ms or more, e.g. 100ms, 1s; 0 for none)", s);
+		return -1;
+	}
+	return 0;
+}
+
 /* Long-only options, outside the range of short option characters. */
 enum { OPT_FREQ = 0x100, OPT_MAX_OVERHEAD };
 
@@ -224,6 +245,9 @@ static int record_opt(int c, char **argv, struct record_opts *o)
 	case 'P':
 		o->pprof_dir = optarg;
 		return -1;
+	case 'I':
+		o->snapshot_set = true;
+		return parse_snapshot_interval(optarg, &o->snapshot_interval_ns) ? EXIT_USAGE : -1;
 	case OPT_FREQ:
 		return parse_freq(optarg, o) ? EXIT_USAGE : -1;
 	case OPT_MAX_OVERHEAD:
@@ -284,6 +308,7 @@ static int cmd_record_args(int argc, char **argv)
 	    {"goroutines", required_argument, NULL, 'M'},
 	    {"stack-depth", required_argument, NULL, 'S'},
 	    {"pprof-out", required_argument, NULL, 'P'},
+	    {"snapshot-interval", required_argument, NULL, 'I'},
 	    {"report", no_argument, NULL, 'R'},
 	    {"freq", required_argument, NULL, OPT_FREQ},
 	    {"max-overhead", required_argument, NULL, OPT_MAX_OVERHEAD},

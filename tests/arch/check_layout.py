@@ -66,6 +66,9 @@ def includes(p):
     return re.findall(r'^#include "([^"]+)"', p.read_text(), re.M)
 
 
+# Suffixes of a writer's parts: perfetto_go.c and perfetto_gosnap.c are perfetto's.
+
+
 def writer(p):
     """The writer a formats/ file belongs to: perfetto_go.c -> perfetto,
     perfetto_cpu.c -> perfetto: <writer>_<part> is a part of the writer

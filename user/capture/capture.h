@@ -118,7 +118,7 @@ int ctr_go_sym_frames(const struct ctr_reader *r, uint32_t tgid, uint64_t pc, bo
 
 /*
  * Event records (types < REC_META, plus REC_GO_PROC and REC_GO_G, which
- * carry state at attach) in timestamp order, ties kept in file
+ * carry state at attach, and REC_GO_SNAP, goroutine snapshots) in timestamp order, ties kept in file
  * order. Returns 1 with *ev set (valid until the next call), 0 at the end,
  * -1 on a read error (err filled by ctr_error()).
  */

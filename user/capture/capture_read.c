@@ -275,6 +275,8 @@ static size_t min_size(uint16_t type)
 		return sizeof(struct rec_go_mode);
 	case EV_CPU_SAMPLE:
 		return sizeof(struct ev_cpu_sample);
+	case REC_GO_SNAP:
+		return sizeof(struct rec_go_snap);
 	default:
 		return sizeof(struct ev_header);
 	}
@@ -299,6 +301,12 @@ static bool valid_record(const struct ev_header *h)
 		const struct ev_cpu_sample *e = (const void *)h;
 
 		return e->nstack <= CPU_SAMPLE_MAX_STACK && sizeof(*e) + e->nstack * 8u <= h->size;
+	}
+	if (h->type == REC_GO_SNAP) {
+		const struct rec_go_snap *e = (const void *)h;
+
+		return e->count <= GO_SNAP_MAX_CHUNK &&
+		       sizeof(*e) + e->count * sizeof(struct go_snap_ent) <= h->size;
 	}
 	return true;
 }
@@ -885,7 +893,8 @@ static int fill(struct ctr_reader *r)
 				r->watermark = h->ts;
 			continue;
 		}
-		if ((h->type >= REC_META && h->type != REC_GO_PROC && h->type != REC_GO_G) ||
+		if ((h->type >= REC_META && h->type != REC_GO_PROC && h->type != REC_GO_G &&
+		     h->type != REC_GO_SNAP) ||
 		    !valid_record(h))
 			continue;
 		if (heap_push(r, h, r->cur)) {

@@ -24,6 +24,7 @@
 #include "lib/pbwriter.h"
 #include "formats/perfetto_cpu.h"
 #include "formats/perfetto_go.h"
+#include "formats/perfetto_gosnap.h"
 #include "perfetto_fields.h"
 
 /* All packets share one writer sequence; nothing here uses interning. */
@@ -97,8 +98,9 @@ struct pf {
 	const struct ctr_task **late; /* tasks that appeared during the capture */
 	size_t nlate, next_late;
 	uint64_t skipped_cpu, clamped;
-	struct pfgo *go;   /* goroutine tracks, when the capture has Go processes */
-	struct pfcpu *cpu; /* CPU samples' callstacks */
+	struct pfgo *go;     /* goroutine tracks, when the capture has Go processes */
+	struct pfcpu *cpu;   /* CPU samples' callstacks */
+	struct pfsnap *snap; /* goroutine snapshot counters */
 };
 
 /*
@@ -722,6 +724,18 @@ static int on_event(struct pf *p, const struct ev_header *h)
 	return 0;
 }
 
+static int snap_finish(struct pf *p)
+{
+	struct pfsnap *snap = p->snap;
+
+	p->snap = NULL;
+	if (snap && pfsnap_finish(snap)) {
+		p->err = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 static int write_events(struct pf *p, struct ctr_reader *r)
 {
 	const struct ev_header *h;
@@ -737,6 +751,7 @@ static int write_events(struct pf *p, struct ctr_reader *r)
 		p->err = ENOMEM;
 		return -1;
 	}
+	p->snap = pfsnap_new(r, p->o);
 	while ((rc = ctr_next(r, &h)) > 0) {
 		if (p->next_late < p->nlate && write_late_tree(p, h->ts))
 			return -1;
@@ -746,6 +761,8 @@ static int write_events(struct pf *p, struct ctr_reader *r)
 			p->err = out_error(p->o) ? 0 : EIO;
 			return -1;
 		}
+		if (p->snap)
+			pfsnap_event(p->snap, h);
 		if (on_event(p, h))
 			return -1;
 	}
@@ -762,6 +779,8 @@ static int write_events(struct pf *p, struct ctr_reader *r)
 			return -1;
 		}
 	}
+	if (snap_finish(p))
+		return -1;
 	for (size_t i = 0; i < p->ncpus; i++)
 		if (p->cpus[i] && bundle_flush(p, p->cpus[i]))
 			return -1;
@@ -793,6 +812,8 @@ int perfetto_write(struct ctr_reader *r, struct out *o)
 	if (p.go)
 		pfgo_finish(p.go, p.info->end_ts);
 	pfcpu_free(p.cpu, NULL);
+	if (p.snap)
+		pfsnap_finish(p.snap);
 	for (size_t i = 0; i < p.ncpus; i++)
 		cpu_free(p.cpus[i]);
 	free(p.cpus);

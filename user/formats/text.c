@@ -108,6 +108,14 @@ static void put_event(struct out *o, const struct ctr_info *in, const struct ev_
 		    (uint64_t)(e->nstack ? e->stack[0] : 0), e->period_ns);
 		break;
 	}
+	case REC_GO_SNAP: {
+		const struct rec_go_snap *e = (const void *)h;
+
+		out_printf(o,
+			   "go_snapshot #%u chunk %u: %u of %u goroutines (sampled), %u dropped\n",
+			   e->seq, e->chunk, e->count, e->total, e->implausible + e->unreadable);
+		break;
+	}
 	default:
 		out_printf(o, "type %u (%u bytes)\n", h->type, h->size);
 		break;

@@ -33,6 +33,7 @@
 	X(g_gopc, "runtime.g", "gopc")                                                             \
 	X(g_startpc, "runtime.g", "startpc")                                                       \
 	X(g_waiting, "runtime.g", "waiting")                                                       \
+	X(g_waitsince, "runtime.g", "waitsince")                                                   \
 	X(m_g0, "runtime.m", "g0")                                                                 \
 	X(m_procid, "runtime.m", "procid")                                                         \
 	X(m_curg, "runtime.m", "curg")                                                             \

@@ -813,6 +813,15 @@ void goprobe_note(struct goprobe *gp, const struct ev_header *h)
 			note_pc(gp, h->tgid, r->stack[i], false);
 		return;
 	}
+	if (h->type == REC_GO_SNAP) {
+		const struct rec_go_snap *r = (const void *)h;
+
+		for (int i = 0; i < r->count && i < GO_SNAP_MAX_CHUNK; i++) {
+			note_pc(gp, h->tgid, r->ent[i].startpc, true);
+			note_pc(gp, h->tgid, r->ent[i].gopc, false);
+		}
+		return;
+	}
 	if (h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT) {
 		const struct ev_go *e = (const void *)h;
 
@@ -939,6 +948,20 @@ int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w)
 				return rc;
 		}
 	}
+	return 0;
+}
+
+int goprobe_layout(const struct goprobe *gp, int i, struct goprobe_layout *out)
+{
+	const struct goproc *p;
+
+	if (!gp || i < 0 || i >= gp->nprocs)
+		return -ENOENT;
+	p = &gp->procs[i];
+	if (!p->snapshot_done || !p->allgs_addr)
+		return -EAGAIN;
+	*out =
+	    (struct goprobe_layout){p->tgid, p->major, p->minor, p->allgs_addr + p->bias, p->off};
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "bpf/ctrace.h"
+#include "go/go_offsets.h"
 
 struct goprobe;
 struct ctr_writer;
@@ -64,6 +65,18 @@ int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w);
 uint64_t goprobe_hits(const struct goprobe *gp);
 int goprobe_calibrate(struct goprobe *gp, double *ns_per_hit, char *err, size_t errlen);
 void goprobe_detach(struct goprobe *gp);
+/* Where a traced process's goroutines are, for the snapshot reader (gosnap.c). */
+struct goprobe_layout {
+	pid_t tgid;
+	int major, minor;
+	uint64_t allgs; /* run-time address of runtime.allgs (a slice header) */
+	struct go_offsets off;
+};
+/*
+ * The i-th Go process (0, 1, ...): 0 with out filled; -EAGAIN while its
+ * load bias is unknown or allgs was not found; -ENOENT past the last one.
+ */
+int goprobe_layout(const struct goprobe *gp, int i, struct goprobe_layout *out);
 /* Detaches every probe and frees gp. */
 void goprobe_close(struct goprobe *gp);
 

@@ -23,6 +23,7 @@
 #include "record/governor.h"
 #include "record/procfs.h"
 #include "record/record.h"
+#include "record/snapshots.h"
 #include "formats/pprof.h"
 #include "report/report.h"
 #include "record/tracer.h"
@@ -75,9 +76,10 @@ struct recorder {
 	int ngo;
 	struct governor gov; /* auto mode while still full */
 	bool governed;
-	uint64_t go_switch_ts; /* auto mode: when the governor chose sampled */
-	double go_share;       /* the governor's last (or deciding) estimate */
-	double go_share_max;   /* its highest estimate */
+	uint64_t go_switch_ts;	/* auto mode: when the governor chose sampled */
+	double go_share;	/* the governor's last (or deciding) estimate */
+	double go_share_max;	/* its highest estimate */
+	struct snapshots snaps; /* --snapshot-interval */
 	pid_t child;
 	int child_fd[2]; /* launch(): release the command; its exec errno */
 	int child_status;
@@ -554,6 +556,10 @@ static void go_to_sampled(struct recorder *r, uint64_t now)
 	write_go_mode(r, now, GO_MODE_BY_GOVERNOR, r->go_share);
 	/* Without samples the goroutines are still named at kernel events. */
 	attach_cpu_samples(r);
+	if (!r->snaps.every) {
+		r->snaps.every = snapshots_interval(r->o, GO_MODE_SAMPLED);
+		r->snaps.next = now;
+	}
 }
 
 /* Auto mode: what a probe hit costs here, measured before judging any interval. */
@@ -762,7 +768,7 @@ static int rec_loop(struct recorder *r)
 		uint64_t now, drain_start;
 		int prc;
 
-		prc = tracer_poll(r->t, POLL_MS);
+		prc = tracer_poll(r->t, snapshots_poll_ms(&r->snaps, POLL_MS));
 		drain_start = now_boot_ns();
 		if (!prc)
 			prc = tracer_drain(r->t);
@@ -774,6 +780,9 @@ static int rec_loop(struct recorder *r)
 		flush_exec_queue(r);
 		if (r->ngo_pending)
 			go_snapshots(r);
+		now = now_boot_ns();
+		if (!r->werr)
+			r->werr = snapshots_tick(&r->snaps, r->go, r->w, now);
 		if (r->werr)
 			break;
 		now = now_boot_ns();
@@ -897,6 +906,7 @@ static void rec_summary(struct recorder *r)
 			fprintf(stderr, "ctrace-bpf: command killed by signal %d (%s)\n",
 				WTERMSIG(r->child_status), strsignal(WTERMSIG(r->child_status)));
 	}
+	snapshots_summary(&r->snaps);
 	go_mode_summary(r, gm, sizeof(gm));
 	fprintf(stderr, "ctrace-bpf: %llu events, %llu dropped%s; goroutines: %s\n",
 		(unsigned long long)r->events, (unsigned long long)r->drops,
@@ -953,6 +963,7 @@ static void rec_cleanup(struct recorder *r, int rc)
 			kill(r->child, SIGKILL);
 		waitpid(r->child, &r->child_status, rc ? 0 : WNOHANG);
 	}
+	snapshots_free(&r->snaps);
 	free(r->capture_path);
 	free(r->defout);
 }
@@ -965,6 +976,7 @@ int cmd_record(struct record_opts *o)
 	    .child_fd = {-1, -1},
 	    .end_reason = END_SIGNAL,
 	    .tty = isatty(STDERR_FILENO) && !o->quiet,
+	    .snaps.every = snapshots_interval(o, o->go_mode),
 	};
 	int rc, e;
 

@@ -28,6 +28,8 @@ struct record_opts {
 	unsigned int freq_hz;	  /* --freq: CPU samples a second, 0: none */
 	bool freq_set;		  /* --freq was given */
 	double max_overhead;	  /* --max-overhead: auto mode's limit, percent of target CPU */
+	uint64_t snapshot_interval_ns; /* goroutine snapshots of Go targets; 0: none */
+	bool snapshot_set;	       /* --snapshot-interval was given */
 };
 
 /* Runs a recording; returns the process exit status. */

@@ -626,6 +626,55 @@ static void cpus(struct out *o, const struct report *rp)
 	out_puts(o, "</tbody></table>\n");
 }
 
+/* Only for captures with snapshots: sampled counts and long-blocked goroutines. */
+static void gosnaps(struct out *o, const struct report *rp)
+{
+	const struct rp_gosnap *g = rp->gosnap;
+
+	out_puts(o, "<h2 id=\"gosnaps\">Goroutine snapshots (sampled)</h2>\n"
+		    "<table class=\"sortable\" id=\"table-gosnaps\"><thead><tr><th>pid</th>"
+		    "<th>snapshots</th><th>max goroutines</th><th>max running</th>"
+		    "<th>max runnable</th><th>max syscall</th><th>max waiting</th>"
+		    "<th>appeared</th><th>ended</th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < g->nprocs; i++) {
+		const struct rp_gsn_proc *p = &g->procs[i];
+
+		out_puts(o, "<tr>");
+		td_u(o, p->tgid);
+		td_u(o, p->snapshots);
+		td_u(o, p->max_total);
+		td_u(o, p->max[GSM_RUNNING]);
+		td_u(o, p->max[GSM_RUNNABLE]);
+		td_u(o, p->max[GSM_SYSCALL]);
+		td_u(o, p->max[GSM_WAITING]);
+		td_u(o, p->appeared);
+		td_u(o, p->ended);
+		out_puts(o, "</tr>\n");
+	}
+	out_printf(o,
+		   "</tbody></table>\n<p class=\"note\">Counts at snapshot times only; %llu "
+		   "goroutine reads dropped as implausible, %llu unreadable.</p>\n",
+		   (unsigned long long)g->tot->implausible, (unsigned long long)g->tot->unreadable);
+	out_puts(o, "<h3>Long-blocked goroutines (blocked in every snapshot for at least)</h3>\n"
+		    "<table class=\"sortable\" id=\"table-longblocked\"><thead><tr><th>pid</th>"
+		    "<th>goid</th><th>blocked</th><th class=\"l\">reason</th>"
+		    "<th class=\"l\">start function</th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < lim(rp, g->nlongs); i++) {
+		const struct gsm_blocked *b = &g->longs[i];
+
+		out_puts(o, "<tr>");
+		td_u(o, b->tgid);
+		td_u(o, b->goid);
+		td_ns(o, b->waited_ns);
+		out_puts(o, "<td class=\"l\">");
+		esc(o, b->reason_str);
+		out_puts(o, "</td><td class=\"l\">");
+		esc(o, b->start_func ? b->start_func : "(unknown)");
+		out_puts(o, "</td></tr>\n");
+	}
+	out_puts(o, "</tbody></table>\n");
+}
+
 static void health(struct out *o, const struct report *rp)
 {
 	const struct ctr_info *in = rp->info;
@@ -675,6 +724,8 @@ void report_html(const struct report *rp, struct out *o)
 	blocking(o, rp);
 	causality(o, rp);
 	cpus(o, rp);
+	if (rp->gosnap)
+		gosnaps(o, rp);
 	health(o, rp);
 	script(o);
 	out_puts(o, "</body></html>\n");

@@ -1248,6 +1248,7 @@ static int read_events(struct rstate *s)
 			s->oom = true;
 		gostate_event(s->gs, h);
 		cpuprof_event(s->cpu, h);
+		rp_gosnap_event(rp, h);
 		if (s->oom)
 			break;
 	}
@@ -1300,7 +1301,7 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 	s->cpu = cpuprof_new(r, o->pid);
 	if (s->ks)
 		threadstate_set_wake_policy(s->ks, KT_WAKES_OFF_CPU);
-	if (!s->gs || !s->ks || !s->cpu || ctr_rewind(r)) {
+	if (!s->gs || !s->ks || !s->cpu || rp_gosnap_new(rp) || ctr_rewind(r)) {
 		errmsg("%s: %s", path, s->gs && s->ks && s->cpu ? ctr_error(r) : "out of memory");
 		return -1;
 	}
@@ -1311,6 +1312,7 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 	rp->repairs = gostate_repairs(s->gs);
 	threadstate_finish(s->ks, rp->end);
 	gostate_finish(s->gs, rp->end);
+	rp_gosnap_finish(rp);
 	if (s->oom || finalize(s)) {
 		errmsg("out of memory while building the report");
 		return -1;
@@ -1434,5 +1436,6 @@ void report_free(struct report *rp)
 	free(rp->tedges);
 	free(rp->gedges);
 	free(rp->cpus);
+	rp_gosnap_free(rp);
 	memset(rp, 0, sizeof(*rp));
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include "capture/capture.h"
 #include "report/stats.h"
+#include "model/gosnapshot.h"
 
 struct out;
 
@@ -153,6 +154,26 @@ struct rp_cpufn {
 	uint64_t self, cum;
 };
 
+/* Goroutine snapshots of one process (sampled: counts at snapshot times). */
+struct rp_gsn_proc {
+	uint32_t tgid;
+	uint64_t snapshots, first_ts, last_ts;
+	uint64_t sum[GSM__COUNT]; /* for the mean per snapshot */
+	uint32_t max[GSM__COUNT], last[GSM__COUNT];
+	uint64_t sum_total;
+	uint32_t max_total, last_total;
+	uint64_t appeared, ended;
+};
+
+struct rp_gosnap {
+	const struct gsm_totals *tot;
+	struct rp_gsn_proc *procs; /* by tgid */
+	size_t nprocs;
+	const struct gsm_blocked *longs; /* longest first */
+	size_t nlongs;
+	struct gosnapm *m;
+};
+
 struct report_opts {
 	uint32_t pid; /* 0: every target process */
 	int top;      /* rows per list in terminal and HTML output */
@@ -191,6 +212,7 @@ struct report {
 	struct rp_cpufn **cpufns; /* CPU samples by function, by self samples */
 	size_t ncpufns;
 	uint64_t cpu_samples, cpu_sample_ns; /* sampled: estimates, not exact */
+	struct rp_gosnap *gosnap; /* NULL: the capture has no goroutine snapshots */
 
 	void *priv; /* reading state, keyed tables */
 };
@@ -199,6 +221,13 @@ struct report {
 int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 		 const struct report_opts *o);
 void report_free(struct report *rp);
+
+/* report_gosnap.c: the goroutine snapshot section, fed like the other models. */
+int rp_gosnap_new(struct report *rp);
+void rp_gosnap_event(struct report *rp, const struct ev_header *h);
+/* After the last record; drops the section if no snapshot was complete. */
+void rp_gosnap_finish(struct report *rp);
+void rp_gosnap_free(struct report *rp);
 
 const char *rp_gstate_name(enum rp_gstate s); /* "running", "sync_block", ... */
 const char *rp_reason_name(enum rp_reason r); /* "chan", "mutex", ... */

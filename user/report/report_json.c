@@ -292,6 +292,58 @@ static void cpus(struct jw *w, const struct report *rp)
 	jw_arr_end(w);
 }
 
+/* Only for captures with snapshots; everything in it is sampled. */
+static void gosnaps(struct jw *w, const struct report *rp)
+{
+	const struct rp_gosnap *g = rp->gosnap;
+
+	jw_key(w, "goroutine_snapshots");
+	jw_obj(w);
+	jw_kstr(w, "source", "sampled");
+	jw_ku64(w, "snapshots", g->tot->snapshots);
+	jw_ku64(w, "incomplete", g->tot->incomplete);
+	jw_ku64(w, "implausible", g->tot->implausible);
+	jw_ku64(w, "unreadable", g->tot->unreadable);
+	jw_ku64(w, "max_read_us", g->tot->max_read_us);
+	jw_key(w, "processes");
+	jw_arr(w);
+	for (size_t i = 0; i < g->nprocs; i++) {
+		const struct rp_gsn_proc *p = &g->procs[i];
+
+		jw_obj(w);
+		jw_ku64(w, "pid", p->tgid);
+		jw_ku64(w, "snapshots", p->snapshots);
+		jw_ku64(w, "max_total", p->max_total);
+		for (int k = 0; k < GSM__COUNT; k++) {
+			char key[32];
+
+			snprintf(key, sizeof(key), "max_%s", gsm_state_name(k));
+			jw_ku64(w, key, p->max[k]);
+		}
+		jw_ku64(w, "appeared", p->appeared);
+		jw_ku64(w, "ended", p->ended);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_key(w, "long_blocked");
+	jw_arr(w);
+	for (size_t i = 0; i < lim(rp, g->nlongs); i++) {
+		const struct gsm_blocked *b = &g->longs[i];
+
+		jw_obj(w);
+		jw_ku64(w, "pid", b->tgid);
+		jw_ku64(w, "goid", b->goid);
+		jw_ku64(w, "blocked_ns", b->waited_ns);
+		jw_kstr(w, "reason", b->reason_str);
+		jw_kstr(w, "start_function", b->start_func ? b->start_func : "(unknown)");
+		jw_kbool(w, "from_waitsince", b->from_waitsince);
+		jw_kbool(w, "still_blocked", b->ongoing);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
+}
+
 void report_json(const struct report *rp, struct out *o)
 {
 	struct jw w;
@@ -313,5 +365,7 @@ void report_json(const struct report *rp, struct out *o)
 	edges(&w, rp, "goroutines", rp->gedges, rp->ngedges);
 	jw_obj_end(&w);
 	cpus(&w, rp);
+	if (rp->gosnap)
+		gosnaps(&w, rp);
 	jw_obj_end(&w);
 }

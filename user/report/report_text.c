@@ -641,6 +641,68 @@ static void cpu_samples(const struct tout *o)
 	more(o, n, rp->ncpufns, "functions");
 }
 
+/* Sampled: counts at snapshot times and waits seen across snapshots. */
+static void gosnap_states(const struct tout *o)
+{
+	const struct rp_gosnap *g = o->rp->gosnap;
+	struct table t;
+
+	heading(o, "Goroutine snapshots (sampled): goroutines by state, mean / max / last");
+	tbl_init(&t, 9, "PID", "SNAPSHOTS", "<EVERY", "TOTAL", "RUNNING", "RUNNABLE", "SYSCALL",
+		 "WAITING", "APPEARED/ENDED");
+	for (size_t i = 0; i < g->nprocs; i++) {
+		const struct rp_gsn_proc *p = &g->procs[i];
+		uint64_t n = p->snapshots ? p->snapshots : 1;
+		static const enum gsm_state cols[] = {GSM_RUNNING, GSM_RUNNABLE, GSM_SYSCALL,
+						      GSM_WAITING};
+		char every[32];
+
+		rp_short_ns(every, sizeof(every),
+			    p->snapshots > 1 ? (p->last_ts - p->first_ts) / (p->snapshots - 1) : 0);
+		tbl_cell(&t, "%u", p->tgid);
+		tbl_cell(&t, "%llu", (unsigned long long)p->snapshots);
+		tbl_cell(&t, "%s", every);
+		tbl_cell(&t, "%.0f/%u/%u", (double)p->sum_total / n, p->max_total, p->last_total);
+		for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++)
+			tbl_cell(&t, "%.0f/%u/%u", (double)p->sum[cols[k]] / n, p->max[cols[k]],
+				 p->last[cols[k]]);
+		tbl_cell(&t, "%llu/%llu", (unsigned long long)p->appeared,
+			 (unsigned long long)p->ended);
+	}
+	tbl_print(&t, o, 2);
+	note(o,
+	     "%llu snapshots, %llu incomplete; %llu goroutine reads dropped as implausible, "
+	     "%llu unreadable; slowest read %.1f ms",
+	     (unsigned long long)g->tot->snapshots, (unsigned long long)g->tot->incomplete,
+	     (unsigned long long)g->tot->implausible, (unsigned long long)g->tot->unreadable,
+	     g->tot->max_read_us / 1e3);
+}
+
+static void gosnap_blocked(const struct tout *o)
+{
+	const struct rp_gosnap *g = o->rp->gosnap;
+	size_t n = lim(o, g->nlongs);
+	struct table t;
+
+	if (!g->nlongs)
+		return;
+	heading(o, "Long-blocked goroutines (sampled: blocked in every snapshot for at least)");
+	tbl_init(&t, 6, "PID", "GOID", "BLOCKED", "<REASON", "<START FUNCTION", "<SINCE");
+	for (size_t i = 0; i < n; i++) {
+		const struct gsm_blocked *b = &g->longs[i];
+
+		tbl_cell(&t, "%u", b->tgid);
+		tbl_cell(&t, "%lld", (long long)b->goid);
+		tbl_ns(&t, b->waited_ns);
+		tbl_cell(&t, "%s", b->reason_str[0] ? b->reason_str : "?");
+		tbl_cell(&t, "%s", b->start_func ? b->start_func : "(unknown)");
+		tbl_cell(&t, "%s%s", b->from_waitsince ? "GC-seen waitsince" : "snapshots",
+			 b->ongoing ? ", still blocked" : "");
+	}
+	tbl_print(&t, o, 2);
+	more(o, n, g->nlongs, "goroutines");
+}
+
 static void health(const struct tout *o)
 {
 	const struct report *rp = o->rp;
@@ -671,5 +733,9 @@ void report_text(const struct report *rp, FILE *f, int width, bool color)
 	edges(&o, rp->tedges, rp->ntedges, "threads by name");
 	cpus(&o);
 	cpu_samples(&o);
+	if (rp->gosnap) {
+		gosnap_states(&o);
+		gosnap_blocked(&o);
+	}
 	health(&o);
 }
