@@ -121,8 +121,8 @@ def check_snap_run(tmp, ver, variant):
     args = [prog, 30, 1500]
     plain = run(args, timeout=60)
     out = tmp / "run.ctr"
-    r = ctrace("--snapshot-interval", f"{INTERVAL_MS}ms", "-o", out, "--", *args,
-               timeout=120)
+    r = ctrace("--goroutines", "full", "--snapshot-interval", f"{INTERVAL_MS}ms", "-o", out, "--",
+               *args, timeout=120)
     check(r.returncode == 0, f"ctrace-bpf exited {r.returncode}: {r.stderr!r}")
     # The program's behaviour is its own: same exit status, same lines.
     check(plain.returncode == 0, f"untraced run exited {plain.returncode}")
@@ -289,10 +289,12 @@ def test_gosnap_busy_program(tmp):
     collector claims, and the program's output is unchanged."""
     need_root()
     prog = build("1.24", "plain", "workerpool")
-    args = [prog, 4, 100000]
+    # Sampled mode keeps the pool at full speed: about a second of work.
+    args = [prog, 4, 3000000]
     plain = run(args, timeout=120)
     out = tmp / "busy.ctr"
-    r = ctrace("--snapshot-interval", "20ms", "-o", out, "--", *args, timeout=120)
+    r = ctrace("--goroutines", "sampled", "--snapshot-interval", "20ms", "-o", out, "--", *args,
+               timeout=120)
     check(r.returncode == 0, f"ctrace-bpf exited {r.returncode}: {r.stderr!r}")
     check(r.stdout == plain.stdout, f"output changed: {r.stdout!r} vs {plain.stdout!r}")
     gp = ctrlib.load(out).go_proc()
