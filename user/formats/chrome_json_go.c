@@ -90,7 +90,7 @@ struct cjgo {
 	struct gostate *gs;
 	struct gproc *procs;
 	size_t nprocs;
-	uint32_t span; /* goids per process */
+	uint32_t span;				 /* goids per process */
 	const struct ctr_go_period *mode_switch; /* auto mode's switch, until written */
 
 	uint64_t flow_id;

@@ -200,7 +200,7 @@ struct te {
 	int64_t tid, cpu, pid_p, goid, waker;
 	const char *stack, *reason;
 	bool have_thread;
-	bool sampled; /* "source: sampled": bounded by kernel events */
+	bool sampled;			  /* "source: sampled": bounded by kernel events */
 	const struct ctr_go_period *mode; /* auto mode's switch marker */
 };
 

@@ -654,7 +654,8 @@ static void switch_to_sampled(struct gostate *s, uint64_t ts)
 	for (int b = 0; b < NBUCKETS; b++) {
 		for (struct gnode *n = s->gs[b]; n; n = n->next) {
 			n->g.sampled = true;
-			if (n->g.state != GS_NONE && n->g.state != GS_DEAD && n->g.state != GS_UNSEEN)
+			if (n->g.state != GS_NONE && n->g.state != GS_DEAD &&
+			    n->g.state != GS_UNSEEN)
 				unseen(s, n, ts);
 		}
 	}

@@ -1311,6 +1311,7 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 		return -1;
 	}
 	rp->repairs = gostate_repairs(s->gs);
+	rp->go_late = gostate_late_go(s->gs);
 	threadstate_finish(s->ks, rp->end);
 	gostate_finish(s->gs, rp->end);
 	if (s->oom || finalize(s)) {

@@ -177,6 +177,7 @@ struct report {
 	 * go_switch->ts and sampled spans after it (NULL: no switch).
 	 */
 	const struct ctr_go_period *go_switch;
+	uint64_t go_late; /* full-mode records after the switch (ignored) */
 
 	struct rp_proc **procs; /* targets, by on-CPU time */
 	size_t nprocs;

@@ -83,8 +83,7 @@ static void go_mode(struct jw *w, const struct report *rp)
 		return;
 	jw_key(w, "goroutine_mode");
 	jw_obj(w);
-	jw_kstr(w, "mode",
-		(p0->flags & GO_MODE_F_AUTO) ? "auto" : rp_go_mode_name(p0->mode));
+	jw_kstr(w, "mode", (p0->flags & GO_MODE_F_AUTO) ? "auto" : rp_go_mode_name(p0->mode));
 	jw_kstr(w, "text", text);
 	jw_key(w, "sampled_from_ns");
 	if (sw)
@@ -122,6 +121,10 @@ static void health(struct jw *w, const struct report *rp)
 	/* Only when there are some: other reports stay byte for byte the same. */
 	if (in->go_tails_bad)
 		jw_ku64(w, "go_tails_bad", in->go_tails_bad);
+	if (in->go_modes_bad)
+		jw_ku64(w, "go_modes_bad", in->go_modes_bad);
+	if (rp->go_late)
+		jw_ku64(w, "go_records_after_switch", rp->go_late);
 	jw_kbool(w, "clean_end", in->clean_end);
 	go_mode(w, rp);
 	jw_obj_end(w);

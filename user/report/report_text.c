@@ -469,7 +469,9 @@ static void goroutines(const struct tout *o)
 	if (!rp->ngg)
 		return;
 	heading(o, "Goroutines by start function: execution (on-CPU) and wall time by state%s",
-		rp->go_sampled ? " [sampled]" : rp->go_switch ? " [full, then sampled]" : "");
+		rp->go_sampled	? " [sampled]"
+		: rp->go_switch ? " [full, then sampled]"
+				: "");
 	if (rp->go_sampled)
 		note(o,
 		     "  sampled: goroutines seen at their threads' kernel events only (switches, "
@@ -528,7 +530,7 @@ static void blocking(const struct tout *o)
 	if (!any)
 		return;
 	heading(o, "Blocking: top goroutine stacks by blocked time, per reason%s",
-		rp->go_sampled	  ? " [sampled: syscalls only]"
+		rp->go_sampled	? " [sampled: syscalls only]"
 		: rp->go_switch ? " [full, then sampled: syscalls only]"
 				: "");
 	for (int r = 0; r < RB__COUNT; r++) {
@@ -665,6 +667,13 @@ static void go_mode_line(const struct tout *o)
 
 	if (m)
 		fprintf(o->f, "  goroutines: %s\n", m);
+	/* Only when there are some: other reports stay byte for byte the same. */
+	if (o->rp->info->go_modes_bad || o->rp->go_late)
+		fprintf(o->f,
+			"  ignored: %llu goroutine mode records (unknown mode or too many), %llu "
+			"full-mode records after the switch to sampled\n",
+			(unsigned long long)o->rp->info->go_modes_bad,
+			(unsigned long long)o->rp->go_late);
 }
 
 static void health(const struct tout *o)
