@@ -255,8 +255,8 @@ def _decode_fixed(typ, b, size):
                     gopc=gopc, status=status, reason=reason,
                     stack=list(struct.unpack_from(f"<{nstack}Q", b, 72)))
     if typ == REC_GO_MODE:
-        mode, reason, flags, _ = REC_GO_MODE_S.unpack_from(b, 24)
-        return dict(mode=mode, reason=reason, mode_flags=flags)
+        mode, reason, flags, est_ppm = REC_GO_MODE_S.unpack_from(b, 24)
+        return dict(mode=mode, reason=reason, mode_flags=flags, est_ppm=est_ppm)
     if typ == REC_GO_SYM:
         pc, line, flen, filelen = REC_GO_SYM_S.unpack_from(b, 24)
         if 40 + flen + filelen > size:

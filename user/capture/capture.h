@@ -62,6 +62,7 @@ struct ctr_info {
 	uint32_t go_mode_flags; /* GO_MODE_F_*, ORed over the capture */
 	uint64_t go_tails;	/* records with a goroutine tail */
 	uint64_t go_tails_bad;	/* flagged with a tail too short to hold one (ignored) */
+	uint64_t go_modes_bad;	/* REC_GO_MODE with an unknown mode, or too many (ignored) */
 };
 
 struct ctr_reader;
@@ -132,6 +133,32 @@ const struct ev_go_tail *ctr_go_tail(const struct ev_header *h);
 int ctr_rewind(struct ctr_reader *r);
 const char *ctr_error(const struct ctr_reader *r);
 void ctr_close(struct ctr_reader *r);
+
+/*
+ * Goroutine mode periods (REC_GO_MODE), in time order, a repeated mode
+ * merged into its period. A period lasts until the next one starts, or to
+ * the capture's end. None in captures that predate the record (full or off).
+ */
+struct ctr_go_period {
+	uint64_t ts;	  /* start (BOOTTIME ns) */
+	uint32_t mode;	  /* enum go_mode: off, full or sampled */
+	uint32_t reason;  /* enum go_mode_reason */
+	uint32_t flags;	  /* GO_MODE_F_* */
+	uint32_t est_ppm; /* GO_MODE_BY_GOVERNOR: estimated probe cost, millionths */
+};
+
+size_t ctr_go_period_count(const struct ctr_reader *r);
+const struct ctr_go_period *ctr_go_period_at(const struct ctr_reader *r, size_t i);
+/*
+ * The period ts falls in (before the first period: the first one), or NULL
+ * when the capture has no mode records.
+ */
+const struct ctr_go_period *ctr_go_mode_at(const struct ctr_reader *r, uint64_t ts);
+/*
+ * Auto mode's switch: the sampled period that follows a full one, or NULL
+ * when the capture never switched. Records before its ts are full mode's.
+ */
+const struct ctr_go_period *ctr_go_switch(const struct ctr_reader *r);
 
 /* Syscall name for the capture's machine ("x86_64"), or NULL if unknown. */
 const char *syscall_name(const char *machine, long id);

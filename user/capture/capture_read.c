@@ -14,6 +14,7 @@
 #include <zlib.h>
 #include "capture/capture.h"
 #include "capture/capture_format.h"
+#include "capture/gomodes.h"
 #include "lib/idmap.h"
 
 /* Safety valve if a capture has no watermarks: emit the oldest beyond this. */
@@ -58,6 +59,7 @@ struct ctr_reader {
 
 	struct idmap tasks;	  /* tid -> struct ctr_task * */
 	struct ctr_task **sorted; /* by tgid, then tid */
+	struct gomodes gomodes;
 
 	/* streaming state */
 	unsigned char *zbuf;
@@ -603,11 +605,12 @@ const struct ev_go_tail *ctr_go_tail(const struct ev_header *h)
 	return (const struct ev_go_tail *)((const char *)h + base);
 }
 
-static void scan_go_mode(struct ctr_info *in, const struct rec_go_mode *m)
+static void scan_go_mode(struct ctr_reader *r, struct ctr_info *in, const struct rec_go_mode *m)
 {
 	if (m->mode <= GO_MODE_SAMPLED)
 		in->go_modes |= 1u << m->mode;
 	in->go_mode_flags |= m->flags;
+	gomodes_add(&r->gomodes, m);
 }
 
 static void scan_record(struct ctr_reader *r, const struct ev_header *h)
@@ -623,7 +626,7 @@ static void scan_record(struct ctr_reader *r, const struct ev_header *h)
 			in->go_tails_bad++;
 	}
 	if (h->type == REC_GO_MODE)
-		scan_go_mode(in, (const void *)h);
+		scan_go_mode(r, in, (const void *)h);
 	if (h->type < REC_META) {
 		in->events++;
 		if (h->ts > in->end_ts)
@@ -737,6 +740,8 @@ struct ctr_reader *ctr_open(const char *path, char *err, size_t errlen)
 	if (r->info.end_ts < r->info.start_ts)
 		r->info.end_ts = r->info.start_ts;
 
+	gomodes_finish(&r->gomodes);
+	r->info.go_modes_bad = r->gomodes.bad;
 	if (sort_tasks(r)) {
 		set_err(r, "out of memory");
 		goto fail;
@@ -753,6 +758,26 @@ fail:
 const struct ctr_info *ctr_info(const struct ctr_reader *r)
 {
 	return &r->info;
+}
+
+size_t ctr_go_period_count(const struct ctr_reader *r)
+{
+	return r->gomodes.n;
+}
+
+const struct ctr_go_period *ctr_go_period_at(const struct ctr_reader *r, size_t i)
+{
+	return i < r->gomodes.n ? &r->gomodes.p[i] : NULL;
+}
+
+const struct ctr_go_period *ctr_go_mode_at(const struct ctr_reader *r, uint64_t ts)
+{
+	return gomodes_at(&r->gomodes, ts);
+}
+
+const struct ctr_go_period *ctr_go_switch(const struct ctr_reader *r)
+{
+	return gomodes_switch(&r->gomodes);
 }
 
 const char *ctr_meta(const struct ctr_reader *r, const char *key)

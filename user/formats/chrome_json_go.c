@@ -68,6 +68,7 @@ struct gtrk {
 	enum why why;
 	int64_t by_goid;      /* waker or creator */
 	const char *by_label; /* the runtime's waker */
+	bool sampled;	      /* "source: sampled": bounded by kernel events */
 	int nstack;	      /* Blocked: its own stack, Runnable: the waker's/creator's */
 	__u64 stack[GO_MAX_STACK];
 
@@ -89,7 +90,8 @@ struct cjgo {
 	struct gostate *gs;
 	struct gproc *procs;
 	size_t nprocs;
-	uint32_t span; /* goids per process */
+	uint32_t span;				 /* goids per process */
+	const struct ctr_go_period *mode_switch; /* auto mode's switch, until written */
 
 	uint64_t flow_id;
 	uint64_t goroutines, untracked;
@@ -247,7 +249,7 @@ static void slice_end(struct cjgo *c, struct gs_gor *g, struct gtrk *k, uint64_t
 	default:
 		break;
 	}
-	if (g->sampled) {
+	if (k->sampled) {
 		arg_sep(c, &n);
 		OUT_LIT(c->o, "\"source\":\"sampled\"");
 	}
@@ -265,6 +267,7 @@ static void slice_begin(struct gtrk *k, const struct gs_trans *t)
 	k->cpu = t->cpu;
 	k->p = t->p;
 	k->preempted = t->to == GS_RUNNABLE && t->preempted;
+	k->sampled = t->sampled;
 	k->why = W_NONE;
 	k->by_goid = 0;
 	k->by_label = NULL;
@@ -449,7 +452,31 @@ struct cjgo *cjgo_new(struct ctr_reader *r, struct out *o, bool *first, bool *oo
 		*oom = true;
 		return NULL;
 	}
+	c->mode_switch = ctr_go_switch(r);
 	return c;
+}
+
+/* Auto mode's switch: a process-wide instant per Go process, with why. */
+static void mode_instant(struct cjgo *c)
+{
+	const struct ctr_go_period *sw = c->mode_switch;
+	char ts[32];
+
+	c->mode_switch = NULL;
+	for (size_t i = 0; i < c->nprocs; i++) {
+		sep(c);
+		out_printf(c->o,
+			   "{\"ph\":\"i\",\"s\":\"p\",\"pid\":%u,\"tid\":%u,\"ts\":%s,"
+			   "\"name\":\"goroutines: full -> sampled\",\"args\":{\"reason\":\"%s\"",
+			   c->procs[i].tgid, c->procs[i].tgid, fmt_ts(c, ts, sizeof(ts), sw->ts),
+			   sw->reason == GO_MODE_BY_GOVERNOR ? "governor" : "other");
+		if (sw->reason == GO_MODE_BY_GOVERNOR)
+			out_printf(c->o,
+				   ",\"estimated_probe_cost_pct\":%.1f,"
+				   "\"estimated_probe_cost_ppm\":%u",
+				   sw->est_ppm / 1e4, sw->est_ppm);
+		OUT_LIT(c->o, "}}");
+	}
 }
 
 /*
@@ -474,6 +501,8 @@ static void proc_exit(struct cjgo *c, uint32_t tgid, uint64_t ts)
 
 void cjgo_event(struct cjgo *c, const struct ev_header *h)
 {
+	if (c->mode_switch && h->ts >= c->mode_switch->ts && !c->quiet)
+		mode_instant(c);
 	gostate_event(c->gs, h);
 	if (h->type == EV_PROCESS_EXIT && (h->flags & EXIT_GROUP_DEAD) &&
 	    h->size >= sizeof(struct ev_process_exit))
@@ -488,6 +517,8 @@ int64_t cjgo_syscall_goid(const struct cjgo *c, uint32_t tid, uint64_t ts)
 void cjgo_finish(struct cjgo *c, uint64_t end)
 {
 	c->end = end;
+	if (c->mode_switch && end >= c->mode_switch->ts && !c->quiet)
+		mode_instant(c);
 	gostate_finish(c->gs, end);
 }
 

@@ -1268,8 +1268,21 @@ uint32_t gotrace_pick_process(struct ctr_reader *r, uint32_t *nprocs)
 	return tgid;
 }
 
+/* Auto mode: the trace stops where full mode did; say so, and why. */
+static void note_full_period(struct ctr_reader *r, const struct ctr_go_period *sw)
+{
+	uint64_t start = ctr_info(r)->start_ts;
+	double t = sw->ts > start ? (sw->ts - start) / 1e9 : 0;
+
+	errmsg("go trace: covers the full-mode period only (0 to %.3f s of the capture); "
+	       "goroutines were sampled after that (auto mode: probes estimated at %.1f%% of "
+	       "the target's CPU), see docs/go-trace.md",
+	       t, sw->est_ppm / 1e4);
+}
+
 int gotrace_write(struct ctr_reader *r, struct out *o, struct gotrace_stats *st)
 {
+	const struct ctr_go_period *sw = ctr_go_switch(r);
 	const struct ctr_go_proc *gp;
 	const struct ev_header *h;
 	struct gtw *w;
@@ -1313,6 +1326,9 @@ int gotrace_write(struct ctr_reader *r, struct out *o, struct gotrace_stats *st)
 		return -1;
 	}
 	while ((rc = ctr_next(r, &h)) > 0) {
+		/* Auto mode: only full mode has every transition the format needs. */
+		if (sw && h->ts >= sw->ts)
+			break;
 		if (h->tgid != w->tgid && h->type != EV_SCHED_SWITCH)
 			continue;
 		if (h->tgid == w->tgid && !w->have_t0) {
@@ -1347,6 +1363,8 @@ int gotrace_write(struct ctr_reader *r, struct out *o, struct gotrace_stats *st)
 		errmsg("go trace: repaired %" PRIu64 " goroutine transitions that the capture "
 		       "lacks (lost or unobserved events)",
 		       w->st.repairs + w->st.gostate_repairs);
+	if (!rc && sw)
+		note_full_period(r, sw);
 	gostate_free(w->gs);
 	gtw_free(w);
 	return rc;

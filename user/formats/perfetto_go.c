@@ -81,6 +81,7 @@ struct pfgo {
 	struct thr *thr[NAME_BUCKETS];
 	uint64_t end_ts;
 	bool desc_sampled; /* the next descriptor() describes a sampled goroutine */
+	const struct ctr_go_period *mode_switch; /* auto mode's switch, until marked */
 	char stackbuf[4096];
 };
 
@@ -199,7 +200,8 @@ struct te {
 	int64_t tid, cpu, pid_p, goid, waker;
 	const char *stack, *reason;
 	bool have_thread;
-	bool sampled; /* "source: sampled": bounded by kernel events */
+	bool sampled;			  /* "source: sampled": bounded by kernel events */
+	const struct ctr_go_period *mode; /* auto mode's switch marker */
 };
 
 /* Annotations go to a side buffer: their interned strings must be known first. */
@@ -217,6 +219,18 @@ static void annot_str(struct pfgo *p, struct pbw *w, const char *name, const cha
 	pbw_uint(w, PF_DebugAnnotation_name_iid, intern(p, IN_ANNOT_NAME, name));
 	pbw_uint(w, PF_DebugAnnotation_string_value_iid, intern(p, IN_STRING, v));
 	pbw_end(w);
+}
+
+static void annot_mode(struct pfgo *p, struct pbw *a, const struct ctr_go_period *m)
+{
+	char cost[64];
+
+	annot_str(p, a, "reason", m->reason == GO_MODE_BY_GOVERNOR ? "governor" : "other");
+	if (m->reason != GO_MODE_BY_GOVERNOR)
+		return;
+	snprintf(cost, sizeof(cost), "%.1f%% of the target's CPU", m->est_ppm / 1e4);
+	annot_str(p, a, "estimated probe cost", cost);
+	annot_int(p, a, "estimated probe cost ppm", m->est_ppm);
 }
 
 static void track_event(struct pfgo *p, const struct te *e)
@@ -243,6 +257,8 @@ static void track_event(struct pfgo *p, const struct te *e)
 		annot_str(p, a, "stack", e->stack);
 	if (e->sampled)
 		annot_str(p, a, "source", "sampled");
+	if (e->mode)
+		annot_mode(p, a, e->mode);
 	if (a->err)
 		p->err = a->err;
 
@@ -516,11 +532,35 @@ struct pfgo *pfgo_new(struct ctr_reader *r, struct out *o)
 		free(p);
 		return NULL;
 	}
+	p->mode_switch = ctr_go_switch(r);
 	return p;
+}
+
+/*
+ * Auto mode's switch: an instant on each Go process's track, so the point
+ * where goroutine slices turn "source: sampled" is visible and explained.
+ */
+static void mode_marker(struct pfgo *p)
+{
+	const struct ctr_go_period *sw = p->mode_switch;
+
+	p->mode_switch = NULL;
+	for (size_t i = 0; i < ctr_go_proc_count(p->r); i++) {
+		uint32_t tgid = ctr_go_proc_at(p->r, i)->tgid;
+		struct te e = {.ts = sw->ts, .type = PF_TrackEvent_TYPE_INSTANT};
+
+		declare_proc(p, tgid, sw->ts);
+		e.track = proc_uuid(tgid);
+		e.name = "goroutines: full -> sampled";
+		e.mode = sw;
+		track_event(p, &e);
+	}
 }
 
 void pfgo_event(struct pfgo *p, const struct ev_header *h)
 {
+	if (p->mode_switch && h->ts >= p->mode_switch->ts)
+		mode_marker(p);
 	gostate_event(p->gs, h);
 }
 
@@ -529,6 +569,8 @@ int pfgo_finish(struct pfgo *p, uint64_t ts)
 	int err;
 
 	p->end_ts = ts;
+	if (p->mode_switch && ts >= p->mode_switch->ts)
+		mode_marker(p);
 	gostate_finish(p->gs, ts);
 	/* Threads whose goroutine slice is still open end with the trace too. */
 	for (int b = 0; b < NAME_BUCKETS; b++) {

@@ -34,6 +34,10 @@ struct gostate {
 	struct idmap cur;  /* tid -> struct gnode * running (or in a syscall) on it */
 	bool sampled;	   /* goroutines from kernel-event tails (gosampled.c) */
 	struct idmap seen; /* sampled: tid -> ts of its last switch-in or tail */
+	/* Auto mode: full until switch_ts, sampled from then on. */
+	bool switch_pending;
+	uint64_t switch_ts;
+	uint64_t go_late; /* full mode's records at or after the switch (ignored) */
 	uint64_t repairs;
 	char *blocked_label[MAX_MINOR][MAX_REASON];
 	char *syscall_label[MAX_SYSCALL];
@@ -76,6 +80,11 @@ struct gostate *gostate_new(struct ctr_reader *r, const struct gs_ops *ops, void
 	s->ops = ops;
 	s->ctx = ctx;
 	s->sampled = ctr_info(r)->go_modes & (1u << GO_MODE_SAMPLED);
+	if (ctr_go_switch(r)) {
+		s->sampled = false;
+		s->switch_pending = true;
+		s->switch_ts = ctr_go_switch(r)->ts;
+	}
 	return s;
 }
 
@@ -633,10 +642,42 @@ static void end_process(struct gostate *s, uint32_t tgid, uint64_t ts)
 	}
 }
 
+/*
+ * Auto mode's switch to sampled at ts: the goroutines keep their identity
+ * (ids, start functions name the sampled spans), but what each one was
+ * doing is no longer observed, so no full-mode state outlives the switch.
+ */
+static void switch_to_sampled(struct gostate *s, uint64_t ts)
+{
+	s->switch_pending = false;
+	s->sampled = true;
+	for (int b = 0; b < NBUCKETS; b++) {
+		for (struct gnode *n = s->gs[b]; n; n = n->next) {
+			n->g.sampled = true;
+			if (n->g.state != GS_NONE && n->g.state != GS_DEAD &&
+			    n->g.state != GS_UNSEEN)
+				unseen(s, n, ts);
+		}
+	}
+	idmap_free(&s->cur);
+}
+
+static bool is_go_transition(uint16_t type)
+{
+	return type >= EV_GO_CREATE && type <= EV_GO_EXIT;
+}
+
 void gostate_event(struct gostate *s, const struct ev_header *h)
 {
 	struct gnode *cur;
 
+	if (s->switch_pending && h->ts >= s->switch_ts)
+		switch_to_sampled(s, s->switch_ts);
+	/* A probe that fired as they were detached: not part of sampled mode. */
+	if (s->sampled && s->switch_ts && is_go_transition(h->type)) {
+		s->go_late++;
+		return;
+	}
 	if (s->sampled && sampled_event(s, h))
 		return;
 	switch (h->type) {
@@ -701,7 +742,8 @@ void gostate_event(struct gostate *s, const struct ev_header *h)
 
 void gostate_finish(struct gostate *s, uint64_t ts)
 {
-	(void)ts;
+	if (s->switch_pending && ts >= s->switch_ts)
+		switch_to_sampled(s, s->switch_ts);
 	for (int b = 0; b < NBUCKETS; b++)
 		while (s->gs[b])
 			gfree(s, s->gs[b]);
@@ -714,6 +756,16 @@ struct gs_gor *gostate_find(struct gostate *s, uint32_t tgid, int64_t goid)
 	struct gnode *n = gfind(s, tgid, goid);
 
 	return n ? &n->g : NULL;
+}
+
+uint64_t gostate_switch_ts(const struct gostate *s)
+{
+	return s->switch_ts;
+}
+
+uint64_t gostate_late_go(const struct gostate *s)
+{
+	return s->go_late;
 }
 
 uint64_t gostate_repairs(const struct gostate *s)

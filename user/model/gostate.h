@@ -96,8 +96,18 @@ void gostate_event(struct gostate *s, const struct ev_header *h);
  */
 void gostate_finish(struct gostate *s, uint64_t ts);
 uint64_t gostate_repairs(const struct gostate *s);
-/* The capture's goroutines come from sampled mode's kernel-event tails. */
+/*
+ * The goroutines come from sampled mode's kernel-event tails: for the whole
+ * capture, or (auto mode) from the switch on, once it has been passed.
+ */
 bool gostate_sampled(const struct gostate *s);
+/*
+ * Auto mode: when full mode gave way to sampled (0: no switch). There every
+ * goroutine alive turns GS_UNSEEN (transition->sampled set) and keeps its
+ * name; full mode's records after it are ignored and counted.
+ */
+uint64_t gostate_switch_ts(const struct gostate *s);
+uint64_t gostate_late_go(const struct gostate *s);
 /* A goroutine alive now, or NULL. */
 struct gs_gor *gostate_find(struct gostate *s, uint32_t tgid, int64_t goid);
 void gostate_free(struct gostate *s);

@@ -547,6 +547,12 @@ static void go_to_sampled(struct recorder *r, uint64_t now)
 	struct go_tls_cfg tls;
 
 	goprobe_detach(r->go);
+	/*
+	 * Detaching takes a while (one unregister per probe), and the probes
+	 * fire until the last one is gone: full mode's records end here, not
+	 * at the decision, so the switch is dated after the detach.
+	 */
+	now = now_boot_ns();
 	r->go_now = GO_MODE_SAMPLED;
 	r->governed = false;
 	r->go_switch_ts = now;

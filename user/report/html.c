@@ -365,6 +365,12 @@ static void goroutines(struct out *o, const struct report *rp)
 		out_puts(o, "<p class=\"note\">Sampled: goroutines seen at their threads' kernel "
 			    "events only (switches, syscalls); times are bounded by those events, "
 			    "waits are not known.</p>\n");
+	if (rp->go_switch)
+		out_printf(o,
+			   "<p class=\"note\">Auto mode: every transition for %.2f s (full "
+			   "mode), then sampled (seen at kernel events only; waits not known). "
+			   "Scheduler waits and sync blocks come from the full-mode part.</p>\n",
+			   rp_go_full_ns(rp) / 1e9);
 	out_puts(o, "<p class=\"note\">Execution is on-CPU time while running; the states are wall "
 		    "time. Scheduler wait: runnable to running.</p>\n");
 	svg_states(o, rp);
@@ -675,6 +681,18 @@ static void gosnaps(struct out *o, const struct report *rp)
 	out_puts(o, "</tbody></table>\n");
 }
 
+static void go_mode_html(struct out *o, const struct report *rp)
+{
+	char buf[300];
+	const char *m = rp_go_mode_text(rp, buf, sizeof(buf));
+
+	if (!m)
+		return;
+	out_puts(o, "<p>goroutines: ");
+	esc(o, m);
+	out_puts(o, "</p>\n");
+}
+
 static void health(struct out *o, const struct report *rp)
 {
 	const struct ctr_info *in = rp->info;
@@ -687,6 +705,7 @@ static void health(struct out *o, const struct report *rp)
 	    (unsigned long long)in->late_events, (unsigned long long)in->truncated_blocks,
 	    (unsigned long long)rp->repairs,
 	    in->clean_end ? "complete capture" : "capture cut short (no end record)");
+	go_mode_html(o, rp);
 }
 
 /* Click a header to sort by it; cells carry their raw value in data-v. */

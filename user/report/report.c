@@ -1282,7 +1282,9 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 	memset(rp, 0, sizeof(*rp));
 	rp->r = r;
 	rp->info = ctr_info(r);
-	rp->go_sampled = rp->info->go_modes & (1u << GO_MODE_SAMPLED);
+	rp->go_switch = ctr_go_switch(r);
+	/* Sampled throughout; a switched capture's sections are mixed instead. */
+	rp->go_sampled = (rp->info->go_modes & (1u << GO_MODE_SAMPLED)) && !rp->go_switch;
 	rp->path = path;
 	rp->o = *o;
 	rp->system = !rp->info->target || !strcmp(rp->info->target, "system");
@@ -1310,6 +1312,7 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 		return -1;
 	}
 	rp->repairs = gostate_repairs(s->gs);
+	rp->go_late = gostate_late_go(s->gs);
 	threadstate_finish(s->ks, rp->end);
 	gostate_finish(s->gs, rp->end);
 	rp_gosnap_finish(rp);
@@ -1318,6 +1321,58 @@ int report_build(struct report *rp, struct ctr_reader *r, const char *path,
 		return -1;
 	}
 	return 0;
+}
+
+const char *rp_go_mode_name(uint32_t mode)
+{
+	static const char *const names[] = {"off", "full", "sampled"};
+
+	return mode < sizeof(names) / sizeof(names[0]) ? names[mode] : "unknown";
+}
+
+const char *rp_go_reason_name(uint32_t reason)
+{
+	switch (reason) {
+	case GO_MODE_BY_DEFAULT:
+		return "default";
+	case GO_MODE_BY_OPTION:
+		return "option";
+	case GO_MODE_BY_GOVERNOR:
+		return "governor";
+	default:
+		return "unknown";
+	}
+}
+
+uint64_t rp_go_full_ns(const struct report *rp)
+{
+	const struct ctr_go_period *first = ctr_go_period_at(rp->r, 0);
+
+	if (!rp->go_switch || !first || rp->go_switch->ts < first->ts)
+		return 0;
+	return rp->go_switch->ts - first->ts;
+}
+
+const char *rp_go_mode_text(const struct report *rp, char *buf, size_t len)
+{
+	const struct ctr_go_period *first = ctr_go_period_at(rp->r, 0), *sw = rp->go_switch;
+
+	if (!first)
+		return NULL;
+	if (sw) {
+		snprintf(buf, len,
+			 "auto — full for %.2f s, then sampled (probes estimated at %.1f%% of the "
+			 "target's CPU, over the --max-overhead limit)",
+			 rp_go_full_ns(rp) / 1e9, sw->est_ppm / 1e4);
+	} else if (first->mode == GO_MODE_FULL && (first->flags & GO_MODE_F_AUTO)) {
+		snprintf(buf, len,
+			 "auto — full for the whole capture (the probes stayed under the "
+			 "--max-overhead limit)");
+	} else {
+		snprintf(buf, len, "%s (%s)", rp_go_mode_name(first->mode),
+			 first->reason == GO_MODE_BY_OPTION ? "--goroutines" : "the default");
+	}
+	return buf;
 }
 
 const char *rp_stack_text(const struct report *rp, const struct rp_stack *st)

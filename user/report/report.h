@@ -193,6 +193,12 @@ struct report {
 	 * events only, so times are bounded by them and waits are unknown.
 	 */
 	bool go_sampled;
+	/*
+	 * Auto mode's switch: goroutine sections hold full-mode detail before
+	 * go_switch->ts and sampled spans after it (NULL: no switch).
+	 */
+	const struct ctr_go_period *go_switch;
+	uint64_t go_late; /* full-mode records after the switch (ignored) */
 
 	struct rp_proc **procs; /* targets, by on-CPU time */
 	size_t nprocs;
@@ -233,6 +239,16 @@ const char *rp_gstate_name(enum rp_gstate s); /* "running", "sync_block", ... */
 const char *rp_reason_name(enum rp_reason r); /* "chan", "mutex", ... */
 /* Symbolized stack text ("func file:line" lines); valid until the next call. */
 const char *rp_stack_text(const struct report *rp, const struct rp_stack *s);
+
+/*
+ * How goroutines were traced, for the health sections: "auto — full for
+ * 0.13 s, then sampled (...)". NULL for captures without mode records.
+ */
+const char *rp_go_mode_text(const struct report *rp, char *buf, size_t len);
+/* Auto mode: how long full mode lasted, from the first mode record (0: no switch). */
+uint64_t rp_go_full_ns(const struct report *rp);
+const char *rp_go_mode_name(uint32_t mode);	/* "off", "full", "sampled" */
+const char *rp_go_reason_name(uint32_t reason); /* "default", "option", "governor" */
 
 /* "12.3ms", "4.56µs", "0": three significant digits, for tables and charts. */
 void rp_short_ns(char *b, size_t len, uint64_t ns);

@@ -71,6 +71,42 @@ static void capture(struct jw *w, const struct report *rp)
 	jw_obj_end(w);
 }
 
+/* health.goroutine_mode: only in captures with mode records (docs/report-json.md). */
+static void go_mode(struct jw *w, const struct report *rp)
+{
+	const struct ctr_go_period *sw = rp->go_switch;
+	char buf[300];
+	const char *text = rp_go_mode_text(rp, buf, sizeof(buf));
+	const struct ctr_go_period *p0 = ctr_go_period_at(rp->r, 0);
+
+	if (!text)
+		return;
+	jw_key(w, "goroutine_mode");
+	jw_obj(w);
+	jw_kstr(w, "mode", (p0->flags & GO_MODE_F_AUTO) ? "auto" : rp_go_mode_name(p0->mode));
+	jw_kstr(w, "text", text);
+	jw_key(w, "sampled_from_ns");
+	if (sw)
+		jw_u64(w, sw->ts);
+	else
+		jw_null(w);
+	jw_key(w, "periods");
+	jw_arr(w);
+	for (size_t i = 0; i < ctr_go_period_count(rp->r); i++) {
+		const struct ctr_go_period *p = ctr_go_period_at(rp->r, i);
+
+		jw_obj(w);
+		jw_kstr(w, "mode", rp_go_mode_name(p->mode));
+		jw_kstr(w, "reason", rp_go_reason_name(p->reason));
+		jw_ku64(w, "start_ns", p->ts);
+		if (p->reason == GO_MODE_BY_GOVERNOR)
+			jw_ku64(w, "estimated_probe_cost_ppm", p->est_ppm);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
+}
+
 static void health(struct jw *w, const struct report *rp)
 {
 	const struct ctr_info *in = rp->info;
@@ -85,7 +121,12 @@ static void health(struct jw *w, const struct report *rp)
 	/* Only when there are some: other reports stay byte for byte the same. */
 	if (in->go_tails_bad)
 		jw_ku64(w, "go_tails_bad", in->go_tails_bad);
+	if (in->go_modes_bad)
+		jw_ku64(w, "go_modes_bad", in->go_modes_bad);
+	if (rp->go_late)
+		jw_ku64(w, "go_records_after_switch", rp->go_late);
 	jw_kbool(w, "clean_end", in->clean_end);
+	go_mode(w, rp);
 	jw_obj_end(w);
 }
 
@@ -172,6 +213,8 @@ static void goroutines(struct jw *w, const struct report *rp)
 		jw_key(w, "goroutines_sampled");
 		jw_bool(w, true);
 	}
+	if (rp->go_switch)
+		jw_ku64(w, "goroutines_sampled_from_ns", rp->go_switch->ts);
 	jw_key(w, "goroutines");
 	jw_arr(w);
 	for (size_t i = 0; i < rp->ngg; i++) {

@@ -446,6 +446,20 @@ static void wakers_text(const struct rp_ggroup *g, char *buf, size_t len)
 				g->wakers[i].name, (unsigned long long)g->wakers[i].count);
 }
 
+/* Auto mode: which part of the goroutine sections is exact, which sampled. */
+static void switched_note(const struct tout *o)
+{
+	const struct report *rp = o->rp;
+
+	if (!rp->go_switch)
+		return;
+	note(o,
+	     "  auto mode: every transition for %.2f s (full mode), then sampled (seen "
+	     "at kernel events only; waits not known); scheduler waits and sync blocks come "
+	     "from the full-mode part",
+	     rp_go_full_ns(rp) / 1e9);
+}
+
 static void goroutines(const struct tout *o)
 {
 	const struct report *rp = o->rp;
@@ -455,11 +469,14 @@ static void goroutines(const struct tout *o)
 	if (!rp->ngg)
 		return;
 	heading(o, "Goroutines by start function: execution (on-CPU) and wall time by state%s",
-		rp->go_sampled ? " [sampled]" : "");
+		rp->go_sampled	? " [sampled]"
+		: rp->go_switch ? " [full, then sampled]"
+				: "");
 	if (rp->go_sampled)
 		note(o,
 		     "  sampled: goroutines seen at their threads' kernel events only (switches, "
 		     "syscalls); times are bounded by those events, waits are not known");
+	switched_note(o);
 	tbl_init(&t, 11, "<START FUNCTION", "COUNT", "EXEC", "MEAN EXEC", "RUNNING", "RUNNABLE",
 		 "SYNC", "NET", "SLEEP", "SYSCALL", "OTHER");
 	for (size_t i = 0; i < n; i++) {
@@ -513,7 +530,9 @@ static void blocking(const struct tout *o)
 	if (!any)
 		return;
 	heading(o, "Blocking: top goroutine stacks by blocked time, per reason%s",
-		rp->go_sampled ? " [sampled: syscalls only]" : "");
+		rp->go_sampled	? " [sampled: syscalls only]"
+		: rp->go_switch ? " [full, then sampled: syscalls only]"
+				: "");
 	for (int r = 0; r < RB__COUNT; r++) {
 		const struct rp_reason_sum *s = &rp->reasons[r];
 		size_t n = lim(o, s->nstacks);
@@ -703,6 +722,22 @@ static void gosnap_blocked(const struct tout *o)
 	more(o, n, g->nlongs, "goroutines");
 }
 
+static void go_mode_line(const struct tout *o)
+{
+	char buf[300];
+	const char *m = rp_go_mode_text(o->rp, buf, sizeof(buf));
+
+	if (m)
+		fprintf(o->f, "  goroutines: %s\n", m);
+	/* Only when there are some: other reports stay byte for byte the same. */
+	if (o->rp->info->go_modes_bad || o->rp->go_late)
+		fprintf(o->f,
+			"  ignored: %llu goroutine mode records (unknown mode or too many), %llu "
+			"full-mode records after the switch to sampled\n",
+			(unsigned long long)o->rp->info->go_modes_bad,
+			(unsigned long long)o->rp->go_late);
+}
+
 static void health(const struct tout *o)
 {
 	const struct report *rp = o->rp;
@@ -716,6 +751,7 @@ static void health(const struct tout *o)
 		(unsigned long long)in->late_events, (unsigned long long)in->truncated_blocks,
 		(unsigned long long)rp->repairs,
 		in->clean_end ? "complete capture" : "capture cut short (no end record)");
+	go_mode_line(o);
 }
 
 void report_text(const struct report *rp, FILE *f, int width, bool color)
