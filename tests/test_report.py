@@ -118,7 +118,10 @@ SCHEMA = {
                 "kernel": STR, "machine": STR, "hostname": STR, "ncpus": INT,
                 "start_ns": INT, "duration_ns": INT},
     "health": {"events": INT, "drops": INT, "late_events": INT, "truncated_blocks": INT,
-               "gostate_repairs": INT, "clean_end": BOOL},
+               "gostate_repairs": INT, "clean_end": BOOL,
+               # recorded here with --goroutines full: one period, no switch
+               "goroutine_mode": {"mode": STR, "text": STR, "sampled_from_ns": (INT, None),
+                                  "periods": [{"mode": STR, "reason": STR, "start_ns": INT}]}},
     "processes": [{"pid": INT, "comm": STR, "nthreads": INT, "on_cpu_ns": INT,
                    "off_cpu_ns": INT, "runnable_ns": INT, "runqlat": DIST,
                    "threads": [THREAD]}],
