@@ -153,6 +153,10 @@ static void write_meta(struct recorder *r, uint64_t start)
 	snprintf(buf, sizeof(buf), "%lld", (long long)(now_real_ns() - now_boot_ns()));
 	ctr_writer_meta(r->w, "realtime_offset_ns", buf);
 	ctr_writer_meta(r->w, "clock", "boottime");
+	if (r->o->go_mode == GO_MODE_AUTO) {
+		snprintf(buf, sizeof(buf), "%g", r->o->max_overhead);
+		ctr_writer_meta(r->w, "go_max_overhead_pct", buf);
+	}
 	ctr_writer_meta(r->w, "ctrace_version", CTRACE_VERSION);
 	buf[0] = 0;
 	if (r->o->cmd) {

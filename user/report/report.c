@@ -1356,18 +1356,24 @@ uint64_t rp_go_full_ns(const struct report *rp)
 const char *rp_go_mode_text(const struct report *rp, char *buf, size_t len)
 {
 	const struct ctr_go_period *first = ctr_go_period_at(rp->r, 0), *sw = rp->go_switch;
+	/* The recorder names its limit; captures without the key just say "the limit". */
+	const char *pct = ctr_meta(rp->r, "go_max_overhead_pct");
+	char limit[64];
 
 	if (!first)
 		return NULL;
+	if (pct && strlen(pct) < 16)
+		snprintf(limit, sizeof(limit), "the %s%% limit", pct);
+	else
+		snprintf(limit, sizeof(limit), "the --max-overhead limit");
 	if (sw) {
 		snprintf(buf, len,
 			 "auto — full for %.2f s, then sampled (probes estimated at %.1f%% of the "
-			 "target's CPU, over the --max-overhead limit)",
-			 rp_go_full_ns(rp) / 1e9, sw->est_ppm / 1e4);
+			 "target's CPU, over %s)",
+			 rp_go_full_ns(rp) / 1e9, sw->est_ppm / 1e4, limit);
 	} else if (first->mode == GO_MODE_FULL && (first->flags & GO_MODE_F_AUTO)) {
-		snprintf(buf, len,
-			 "auto — full for the whole capture (the probes stayed under the "
-			 "--max-overhead limit)");
+		snprintf(buf, len, "auto — full for the whole capture (the probes stayed under %s)",
+			 limit);
 	} else {
 		snprintf(buf, len, "%s (%s)", rp_go_mode_name(first->mode),
 			 first->reason == GO_MODE_BY_OPTION ? "--goroutines" : "the default");
