@@ -245,8 +245,8 @@ def check_report_switch(ctr):
     r = ctrace("report", ctr, timeout=120)
     check(r.returncode == 0, f"report exited {r.returncode}: {r.stderr[-300:]!r}")
     m = re.search(r"^  goroutines: auto — full for ([0-9.]+) s, then sampled \(probes "
-                  r"estimated at [0-9.]+% of the target's CPU, over the --max-overhead "
-                  r"limit\)$", r.stdout, re.M)
+                  r"estimated at [0-9.]+% of the target's CPU, over the 3% limit\)$",
+                  r.stdout, re.M)
     check(m, f"report's health section lacks the mode: {r.stdout[-600:]!r}")
     check("[full, then sampled]" in r.stdout and "auto mode: every transition for" in r.stdout,
           "goroutine section does not say which part is sampled")

@@ -24,7 +24,6 @@ through the sequence's interned data).
 - test_cpusample_bad_freq: bad values exit 2 with one line.
 """
 
-import subprocess
 from collections import Counter
 
 import check_perfetto

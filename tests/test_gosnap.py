@@ -22,11 +22,11 @@ from pathlib import Path
 
 import check_perfetto
 import ctrlib
-from harness import (TESTS, Fail, Recorder, Skip, check, check_one_error_line,
+import test_goroutines
+from harness import (TESTS, Fail, Recorder, check, check_one_error_line,
                      ctrace, need_root, run, spawn)
 
 ROOT = TESTS.parent
-BUILD_MATRIX = TESTS / "go" / "build-matrix.sh"
 REC_GO_PROC, REC_GO_SNAP, REC_META = 69, 72, 64
 SNAP_HDR = struct.Struct("<IHHQIIIIII")  # after the 24-byte header: 64 in all
 SNAP_ENT = struct.Struct("<QqqQQIHH")    # 48
@@ -35,16 +35,8 @@ INTERVAL_MS = 100
 
 
 def build(ver, variant, prog):
-    r = run(["bash", BUILD_MATRIX, ver, variant, prog], timeout=900)
-    for line in r.stdout.splitlines():
-        if line.startswith(f"{ver} SKIP:"):
-            raise Skip(f"go{ver}: {line.split(':', 1)[1].strip()}")
-        parts = line.split(None, 3)
-        if parts[:3] == [ver, variant, prog]:
-            if parts[3].startswith("FAIL"):
-                raise Fail(f"build {ver}/{variant}/{prog}: {parts[3]}")
-            return Path(parts[3])
-    raise Fail(f"build-matrix.sh {ver} {variant} {prog}: no result: {r.stdout!r}")
+    """The program built by build-matrix.sh, as the goroutine tests build it."""
+    return test_goroutines.binary(ver, variant, prog)
 
 
 # ---- the capture, decoded here (independent of the C reader) ----
