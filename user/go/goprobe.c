@@ -987,10 +987,12 @@ uint64_t goprobe_hits(const struct goprobe *gp)
 	return n;
 }
 
-int goprobe_calibrate(struct goprobe *gp, double *ns_per_hit, char *err, size_t errlen)
+int goprobe_calibrate(struct goprobe *gp, bool empty, double *ns_per_hit, char *err, size_t errlen)
 {
+	struct bpf_program *prog =
+	    empty ? gp->skel->progs.go_calib_empty : gp->skel->progs.go_calib;
 	struct bpf_link *l = NULL;
-	int rc = gocalib_hit_ns(gp->skel->progs.go_calib, ns_per_hit, &l, err, errlen);
+	int rc = gocalib_hit_ns(prog, ns_per_hit, &l, err, errlen);
 
 	/* Kept with the probes, so it goes with them at the end. */
 	if (!rc && add_link(gp, l)) {

@@ -58,12 +58,13 @@ void goprobe_note(struct goprobe *gp, const struct ev_header *h);
 int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w);
 /*
  * For the overhead governor (auto mode): probe hits so far, summed over the
- * processes; the cost of one hit measured on this machine (gocalib.h); and
+ * processes; the cost of one hit measured on this machine (gocalib.h; with
+ * empty, of an empty uprobe program, the reference benchmarks quote); and
  * detaching every scheduler probe while keeping what the capture still
  * needs (processes, pcs to symbolize).
  */
 uint64_t goprobe_hits(const struct goprobe *gp);
-int goprobe_calibrate(struct goprobe *gp, double *ns_per_hit, char *err, size_t errlen);
+int goprobe_calibrate(struct goprobe *gp, bool empty, double *ns_per_hit, char *err, size_t errlen);
 void goprobe_detach(struct goprobe *gp);
 /* Where a traced process's goroutines are, for the snapshot reader (gosnap.c). */
 struct goprobe_layout {
