@@ -117,7 +117,6 @@ static int set_go_mode(const char *arg, struct record_opts *o)
 	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
 		if (!strcmp(arg, names[i])) {
 			o->go_mode = i;
-			o->no_goroutines = i == GO_MODE_OFF;
 			o->go_mode_set = true;
 			return 0;
 		}

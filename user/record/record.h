@@ -19,7 +19,6 @@ struct record_opts {
 	bool gzip;
 	bool quiet;
 	bool verbose;
-	bool no_goroutines;	  /* --no-goroutines, the same as go_mode GO_MODE_OFF */
 	int go_mode;		  /* enum go_mode (bpf/ctrace.h); GO_MODE_AUTO by default */
 	bool go_mode_set;	  /* given by --goroutines or --no-goroutines */
 	unsigned int stack_depth; /* goroutine stack frames; 0: none */

@@ -8,7 +8,7 @@
 /* Sampled goroutine mode takes them by default; other modes when asked to. */
 uint64_t snapshots_interval(const struct record_opts *o, int go_mode)
 {
-	if (o->no_goroutines)
+	if (o->go_mode == GO_MODE_OFF)
 		return 0;
 	if (o->snapshot_set)
 		return o->snapshot_interval_ns;
