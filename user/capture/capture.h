@@ -13,7 +13,8 @@
 #include "bpf/ctrace.h"
 
 #define CTR_MAGIC	"CTRBPF\r\n"
-#define CTR_VERSION	1
+#define CTR_VERSION	2 /* 2: zstd blocks; 1: zlib */
+#define CTR_VERSION_MIN 1
 #define CTR_BLOCK_MAGIC 0x4b4c4243u /* "CBLK" */
 
 /* ---- writer ---- */

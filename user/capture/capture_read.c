@@ -14,6 +14,7 @@
 #include <zlib.h>
 #include "capture/capture.h"
 #include "capture/capture_format.h"
+#include "capture/codec.h"
 #include "capture/gomodes.h"
 #include "lib/idmap.h"
 
@@ -64,6 +65,7 @@ struct ctr_reader {
 	/* streaming state */
 	unsigned char *zbuf;
 	size_t zcap;
+	uint32_t version; /* the file's: its blocks' codec */
 	struct block *cur;
 	uint32_t off;
 	struct heap_ent *heap;
@@ -140,7 +142,6 @@ static int read_block(struct ctr_reader *r, struct block **out)
 {
 	struct ctr_block_header bh;
 	struct block *b;
-	uLongf rl;
 	size_t n;
 
 	*out = NULL;
@@ -148,7 +149,7 @@ static int read_block(struct ctr_reader *r, struct block **out)
 	if (n == 0 && feof(r->f))
 		return 0;
 	if (n != sizeof(bh) || bh.magic != CTR_BLOCK_MAGIC || bh.raw_len > CTR_BLOCK_RAW ||
-	    bh.z_len > compressBound(CTR_BLOCK_RAW)) {
+	    bh.z_len > ctr_codec_bound(CTR_BLOCK_RAW)) {
 		/* A cut or damaged tail: keep what came before it. */
 		r->info.truncated_blocks++;
 		return 0;
@@ -173,15 +174,14 @@ static int read_block(struct ctr_reader *r, struct block **out)
 		free(b);
 		return -ENOMEM;
 	}
-	rl = bh.raw_len;
-	if (uncompress(b->data, &rl, r->zbuf, bh.z_len) != Z_OK || rl != bh.raw_len ||
-	    (bh.crc32 && crc32(0, b->data, rl) != bh.crc32)) {
+	if (ctr_codec_decompress(r->version, b->data, bh.raw_len, r->zbuf, bh.z_len) ||
+	    (bh.crc32 && crc32(0, b->data, bh.raw_len) != bh.crc32)) {
 		free(b->data);
 		free(b);
 		r->info.truncated_blocks++;
 		return 0;
 	}
-	b->len = rl;
+	b->len = bh.raw_len;
 	b->refs = 1;
 	*out = b;
 	return 1;
@@ -207,11 +207,12 @@ static int rewind_to_blocks(struct ctr_reader *r)
 		set_err(r, "not a ctrace-bpf capture (bad magic)");
 		return -1;
 	}
-	if (fh.version != CTR_VERSION) {
-		set_err(r, "capture format version %u is not supported (this build reads %u)",
-			fh.version, CTR_VERSION);
+	if (fh.version < CTR_VERSION_MIN || fh.version > CTR_VERSION) {
+		set_err(r, "capture format version %u is not supported (this build reads %u to %u)",
+			fh.version, CTR_VERSION_MIN, CTR_VERSION);
 		return -1;
 	}
+	r->version = fh.version;
 	if (fh.header_size < sizeof(fh) || fseek(r->f, fh.header_size, SEEK_SET)) {
 		set_err(r, "corrupt capture header");
 		return -1;

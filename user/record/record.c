@@ -793,7 +793,7 @@ static int rec_loop(struct recorder *r)
 	uint64_t last_stats = r->start;
 
 	while (!stop_signal) {
-		uint64_t now, drain_start;
+		uint64_t now, drain_start, wm;
 		int prc;
 
 		prc = tracer_poll(r->t, snapshots_poll_ms(&r->snaps, POLL_MS));
@@ -804,7 +804,10 @@ static int rec_loop(struct recorder *r)
 			errmsg("reading ring buffers: %s", strerror(-prc));
 			return EXIT_RUNTIME;
 		}
-		write_watermark(r, drain_start - WATERMARK_MARGIN_NS);
+		wm = drain_start - WATERMARK_MARGIN_NS;
+		if (tracer_pending_ts(r->t) < wm)
+			wm = tracer_pending_ts(r->t);
+		write_watermark(r, wm);
 		flush_exec_queue(r);
 		if (r->ngo_pending)
 			go_snapshots(r);

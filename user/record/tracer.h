@@ -30,6 +30,11 @@ int tracer_add_target(struct tracer *t, pid_t tgid);
 /* Waits up to timeout_ms for a batch, then drains every ring. */
 int tracer_poll(struct tracer *t, int timeout_ms);
 int tracer_drain(struct tracer *t);
+/*
+ * After a drain: the oldest timestamp of records still staged in a stage a
+ * handler held at the time, UINT64_MAX if none.
+ */
+uint64_t tracer_pending_ts(const struct tracer *t);
 /* Records lost in the kernel so far, summed over CPUs, by type. */
 int tracer_drops(struct tracer *t, __u64 drops[EV_KERNEL_MAX]);
 /* The ring-buffer array and drop counters, for other BPF objects to share. */
