@@ -307,20 +307,23 @@ static __always_inline bool want_syscalls(__u32 tgid)
 /*
  * Starts a syscall record for the current task if its syscalls are wanted:
  * the filter comes before anything else, since with -p most syscalls
- * system-wide are not. A Go thread in sampled mode gets a goroutine tail.
- * stage_commit() ends it.
+ * system-wide are not. A Go thread in sampled mode gets a goroutine tail
+ * at entry only: no goroutine switch can happen on a thread inside a
+ * syscall, so the exit's goroutine is the entry's, and the two user memory
+ * reads a tail costs are not repeated. stage_commit() ends the record.
  */
 static __always_inline void *sys_record(struct stage **sp, __u32 *cpup, __u16 type, __u32 size)
 {
 	__u64 id_tgid = current_ids();
-	const struct go_tls_cfg *go;
+	const struct go_tls_cfg *go = NULL;
 	struct ev_header *h;
 	__u32 cpu, all;
 	__u64 ts;
 
 	if (!want_syscalls(id_tgid >> 32))
 		return NULL;
-	go = go_tls_find(id_tgid >> 32);
+	if (type == EV_SYS_ENTER)
+		go = go_tls_find(id_tgid >> 32);
 	all = size + (go ? sizeof(struct ev_go_tail) : 0);
 	ts = bpf_ktime_get_boot_ns();
 	cpu = bpf_get_smp_processor_id();
