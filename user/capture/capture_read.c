@@ -59,6 +59,7 @@ struct ctr_reader {
 	size_t nmeta;
 
 	struct idmap tasks;	  /* tid -> struct ctr_task * */
+	struct idmap go_created;  /* tgid -> struct idmap * (goid -> ts of its EV_GO_CREATE) */
 	struct ctr_task **sorted; /* by tgid, then tid */
 	struct gomodes gomodes;
 
@@ -606,6 +607,37 @@ const struct ev_go_tail *ctr_go_tail(const struct ev_header *h)
 	return (const struct ev_go_tail *)((const char *)h + base);
 }
 
+/* The first create record of each goroutine, for ctr_go_created(). */
+static void scan_go_create(struct ctr_reader *r, const struct ev_go *e)
+{
+	struct idmap *m = idmap_get_ptr(&r->go_created, e->h.tgid);
+	uint64_t *ts;
+	bool added;
+
+	if (e->goid <= 0)
+		return;
+	if (!m) {
+		m = calloc(1, sizeof(*m));
+		if (!m || idmap_put_ptr(&r->go_created, e->h.tgid, m)) {
+			free(m);
+			return;
+		}
+	}
+	ts = idmap_slot(m, (uint64_t)e->goid, &added);
+	if (ts && (added || e->h.ts < *ts))
+		*ts = e->h.ts;
+}
+
+bool ctr_go_created(const struct ctr_reader *r, uint32_t tgid, int64_t goid, uint64_t *ts)
+{
+	const struct idmap *m = idmap_get_ptr(&r->go_created, tgid);
+	const uint64_t *v = m && goid > 0 ? idmap_find(m, (uint64_t)goid) : NULL;
+
+	if (v && ts)
+		*ts = *v;
+	return v != NULL;
+}
+
 static void scan_go_mode(struct ctr_reader *r, struct ctr_info *in, const struct rec_go_mode *m)
 {
 	if (m->mode <= GO_MODE_SAMPLED)
@@ -628,6 +660,8 @@ static void scan_record(struct ctr_reader *r, const struct ev_header *h)
 	}
 	if (h->type == REC_GO_MODE)
 		scan_go_mode(r, in, (const void *)h);
+	if (h->type == EV_GO_CREATE)
+		scan_go_create(r, (const void *)h);
 	if (h->type < REC_META) {
 		in->events++;
 		if (h->ts > in->end_ts)
@@ -965,6 +999,18 @@ const char *ctr_error(const struct ctr_reader *r)
 	return r->err;
 }
 
+static void free_go_created(struct ctr_reader *r)
+{
+	size_t it = 0;
+	uint64_t v;
+
+	while (idmap_next(&r->go_created, &it, NULL, &v)) {
+		idmap_free((struct idmap *)(uintptr_t)v);
+		free((void *)(uintptr_t)v);
+	}
+	idmap_free(&r->go_created);
+}
+
 static void free_tasks(struct ctr_reader *r)
 {
 	size_t it = 0;
@@ -989,6 +1035,7 @@ void ctr_close(struct ctr_reader *r)
 		block_put(heap_pop(r).blk);
 	block_put(r->cur);
 	free_tasks(r);
+	free_go_created(r);
 	for (size_t i = 0; i < r->nmeta; i++) {
 		free(r->meta[i].key);
 		free(r->meta[i].value);

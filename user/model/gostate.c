@@ -501,6 +501,12 @@ static void on_snapshot(struct gostate *s, const struct rec_go_g *e)
 
 	if (gfind(s, e->h.tgid, e->goid))
 		return;
+	/*
+	 * Created after the create probe went in, before the walk read it: its
+	 * create record, later in time, makes it with its creator and stack.
+	 */
+	if (ctr_go_created(s->r, e->h.tgid, e->goid, NULL))
+		return;
 	n = gnew(s, e->h.tgid, e->goid, e->startpc, e->parent_goid ? e->parent_goid : -1, true);
 	if (!n)
 		return;
