@@ -18,7 +18,11 @@ import time
 
 from harness import Recorder, check, convert, ctrace, workload
 
-SECS, PAIRS, STORMERS, RATE = 5, 1, 2, 60000
+# About 105 k events a second, 0.5 M in all, about 35 MB of records: what
+# two CPUs' rings (32 MiB each) hold even if other work on a loaded machine
+# kept the collector off the CPUs for most of the run. The drop-free rate
+# under full load is tests/bench/sustained.sh's business.
+SECS, PAIRS, STORMERS, RATE = 5, 1, 2, 15000
 
 
 def rss_anon_kb(pid):

@@ -3,8 +3,9 @@
  * loadgen SECS PAIRS STORMERS [RATE]: a sustained event load for SECS
  * seconds. PAIRS thread pairs bounce a byte over pipes (each round trip is
  * two context switches, two wake-ups and four syscalls); STORMERS threads
- * call getppid() in a loop, each at most RATE calls a second (0 or absent:
- * as fast as they can). Prints, at the end, what it did:
+ * call getppid() in a loop. With RATE, each storm thread makes at most
+ * RATE calls a second and each pair at most RATE / 4 round trips (the
+ * same number of syscalls); 0 or absent: as fast as they can. Prints, at the end, what it did:
  *   loadgen secs=S round_trips=N getppid=G syscalls=M
  * where syscalls counts the loops' syscalls, round trips (four each)
  * included.
@@ -33,16 +34,33 @@ static double now_s(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
+/* Sleeps while n operations since t0 are ahead of per_s a second. */
+static void pace(double t0, long n, long per_s)
+{
+	double ahead;
+
+	if (per_s <= 0)
+		return;
+	ahead = n / (double)per_s - (now_s() - t0);
+	if (ahead > 0) {
+		struct timespec ts = {(time_t)ahead, (long)((ahead - (time_t)ahead) * 1e9)};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void *pair_a(void *arg)
 {
 	struct pair *p = arg;
+	double t0 = now_s();
 	long n = 0;
 	char c = 0;
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		if (write(p->to_b[1], &c, 1) != 1 || read(p->to_a[0], &c, 1) != 1)
 			break;
-		n++;
+		if (++n % 25 == 0)
+			pace(t0, n, rate / 4);
 	}
 	c = 1; /* tells b to finish */
 	if (write(p->to_b[1], &c, 1) != 1)
@@ -62,7 +80,7 @@ static void *pair_b(void *arg)
 	return NULL;
 }
 
-/* Batches of 100 calls, paced to RATE a second when one is given. */
+/* Batches of 100 calls. */
 static void *stormer(void *arg)
 {
 	double t0 = now_s();
@@ -72,15 +90,7 @@ static void *stormer(void *arg)
 		for (int i = 0; i < 100; i++)
 			syscall(SYS_getppid);
 		n += 100;
-		if (rate > 0) {
-			double ahead = n / (double)rate - (now_s() - t0);
-
-			if (ahead > 0) {
-				struct timespec ts = {(time_t)ahead, (long)((ahead - (time_t)ahead) * 1e9)};
-
-				nanosleep(&ts, NULL);
-			}
-		}
+		pace(t0, n, rate);
 	}
 	atomic_fetch_add(&storm_calls, n);
 	return NULL;
