@@ -5,8 +5,9 @@ to with -p while it runs) are mangled at the record level hundreds of times
 (records dropped, duplicated, reordered, the event stream cut short, the
 file cut at a byte) with fixed seeds, each mutant is converted to .gotrace
 and must pass Go 1.19's `go tool trace -d` and its parser with the UI's
-preconditions (the validator of test_gotrace.py); what the writer had to
-make up or leave out is counted, and must be where records were lost.
+preconditions (the validator of test_gotrace.py), one in ten also Go
+1.23+'s conversion (`-pprof=sched`); what the writer had to make up or
+leave out is counted, and must be where records were lost.
 
 A failure names the capture, the seed and the mutation; rerun one with
 CTRACE_MUTATE_SEED=N (and --keep to look at the mutant).
@@ -25,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from harness import CTRACE, Fail, Recorder, check, ctrace, need_root, spawn
-from test_gotrace import GO_ENV, analyze, binary, goroot, go_env, run
+from test_gotrace import GO_ENV, analyze, binary, goroot, go_env, pprof_raw, run, toolchains
 
 HEADER = 16
 BLOCK = struct.Struct("<IIII")
@@ -185,6 +186,10 @@ def reorder(recs, idx, p, rnd):
 
 # ---- checking one mutant ----
 
+def newer():
+    return next((v for v in ("1.24", "1.23") if toolchains().get(v)), None)
+
+
 _tool = None
 
 
@@ -228,6 +233,12 @@ def one(src_header, recs, seed, work, label):
         check(d.returncode == 0 and "failed to parse" not in d.stderr,
               f"{where}: go tool trace -d: {d.stderr.strip()[-300:]!r}")
         analyze(out)
+        # Go 1.23+ convert the old format with checks of their own: a sample.
+        if seed % 10 == 0 and newer():
+            try:
+                pprof_raw(newer(), "sched", out)
+            except Fail as e:
+                raise Fail(f"{where}: {e}") from None
         return kind, what, int(m.group(1)), int(m.group(3)) + int(m.group(4)), False
     finally:
         if not os.environ.get("CTRACE_MUTATE_KEEP"):
@@ -249,6 +260,7 @@ def mutate_test(label, ctr, seeds):
         check(m.group(3) == "0" and m.group(4) == "0",
               f"{label}: the capture as recorded breaks the trace's rules: {m.group(0)}")
         analyze(base)
+        newer()  # the toolchains, looked up once, before the threads
         one_seed = os.environ.get("CTRACE_MUTATE_SEED")
         if one_seed:
             seeds = [int(one_seed)]
@@ -294,13 +306,13 @@ def record_launched(tmp, prog, *args):
 
 
 def record_attached(tmp):
-    """churn already running (its goroutines declared at attach), for 0.3 s of waves."""
+    """churn already running (its goroutines declared at attach), for 0.2 s of waves."""
     need_root()
     ctr = tmp / "churn-attached.ctr"
     p = spawn([binary("churn"), 0, 16, 4000], stdout=subprocess.PIPE, env=GO_ENV, text=True)
     check(p.stdout.readline() == "ready\n", "churn did not start")
     time.sleep(0.3)
-    rec = Recorder("--goroutines", "full", "-d", "300ms", "-o", ctr, "-p", p.pid)
+    rec = Recorder("--goroutines", "full", "-d", "200ms", "-o", ctr, "-p", p.pid)
     rec.check_ok(rec.wait(60))
     p.kill()
     p.wait(10)

@@ -822,8 +822,6 @@ static void left_syscall(struct gtw *w, struct gtg *g, const struct gs_trans *t)
 	case GT_RUNNING:
 		if (g->p >= 0 && pst(w, g->p)->cur == g) {
 			/* No handoff seen (the GC's stop takes Ps without one). */
-			if (!sys_related(g, t->ts))
-				g->after_exit = true, g->last_exit = t->ts, g->moved_on = 0;
 			sys_block(w, g, sys_block_ts(g, t->ts));
 		} else {
 			g->st = GT_RUNNABLE;
