@@ -35,6 +35,13 @@ uint64_t ctr_writer_bytes(const struct ctr_writer *w);
 
 /* ---- reader ---- */
 
+/*
+ * Caps a reader enforces on untrusted captures (docs/ctr-format.md): a
+ * capture beyond them is refused with a one-line reason.
+ */
+#define CTR_MAX_CPUS  4096
+#define CTR_MAX_TASKS (1u << 20)
+
 struct ctr_task {
 	uint32_t tid, tgid, ppid;
 	uint32_t flags;		  /* TASK_IS_KTHREAD */
@@ -120,9 +127,9 @@ int ctr_go_sym_frames(const struct ctr_reader *r, uint32_t tgid, uint64_t pc, bo
 
 /*
  * Event records (types < REC_META, plus REC_GO_PROC and REC_GO_G, which
- * carry state at attach, and REC_GO_SNAP, goroutine snapshots) in timestamp order, ties kept in file
- * order. Returns 1 with *ev set (valid until the next call), 0 at the end,
- * -1 on a read error (err filled by ctr_error()).
+ * carry state at attach, and REC_GO_SNAP, goroutine snapshots) in timestamp order, ties kept in
+ * file order. Returns 1 with *ev set (valid until the next call), 0 at the end, -1 on a read error
+ * (err filled by ctr_error()).
  */
 int ctr_next(struct ctr_reader *r, const struct ev_header **ev);
 /*
