@@ -53,6 +53,11 @@ static const struct {
 struct goproc {
 	pid_t tgid;
 	char path[256];
+	/*
+	 * The file goelf opened, by descriptor: DWARF and the uprobes use the
+	 * same inode even if the pid's exe changes (pid reuse) in between.
+	 */
+	char bin[32];
 	struct goelf *elf;
 	struct go_offsets off;
 	struct godwarf_vars vars;
@@ -232,7 +237,7 @@ static int commit_probes(struct goprobe *gp, struct goproc *p, char *msg, size_t
 			offs[i] = gp->pending[i].off;
 			cookies[i] = gp->pending[i].cookie | (uint64_t)gp->nprocs << 24;
 		}
-		fd = link_uprobe_multi(bpf_program__fd(gp->skel->progs.handle_go_multi), p->path,
+		fd = link_uprobe_multi(bpf_program__fd(gp->skel->progs.handle_go_multi), p->bin,
 				       offs, cookies, n, p->tgid);
 		if (fd >= 0)
 			return add_fd(gp, fd);
@@ -247,7 +252,7 @@ static int commit_probes(struct goprobe *gp, struct goproc *p, char *msg, size_t
 			    .bpf_cookie = gp->pending[i].cookie | (uint64_t)gp->nprocs << 24);
 		struct bpf_link *l;
 
-		l = bpf_program__attach_uprobe_opts(gp->skel->progs.handle_go, p->tgid, p->path,
+		l = bpf_program__attach_uprobe_opts(gp->skel->progs.handle_go, p->tgid, p->bin,
 						    gp->pending[i].off, &opts);
 		if (!l) {
 			int e = errno;
@@ -268,12 +273,21 @@ static int probe_func(struct goprobe *gp, struct goproc *p, const char *func, en
 	struct go_probe_site site;
 	uint8_t code[32];
 	uint64_t addr, size;
+	int ret;
 
-	if (goelf_func(p->elf, func, &addr, &size))
+	ret = goelf_func(p->elf, func, &addr, &size);
+	if (ret == -ENOENT)
 		return -ENOENT;
-	if (goelf_read_code(p->elf, addr, code, sizeof(code)))
-		return -EIO;
-	go_probe_site(code, size < sizeof(code) ? size : sizeof(code), &site);
+	if (!ret && size > sizeof(code))
+		size = sizeof(code);
+	if (!ret)
+		ret = goelf_read_code(p->elf, addr, code, size);
+	if (ret) {
+		snprintf(msg, len, "%s (pid %d): no probe site in %s: %s; tracing its threads only",
+			 p->version, p->tgid, func, goelf_errmsg(p->elf));
+		return GOPROBE_UNSUPPORTED;
+	}
+	go_probe_site(code, size, &site);
 	if (gp->verbose)
 		fprintf(stderr, "ctrace-bpf: probe %s at +%zu%s\n", func, site.offset,
 			site.emulated ? "" : " (single-stepped)");
@@ -334,6 +348,7 @@ static struct goproc *find_proc(struct goprobe *gp, pid_t tgid)
 static int proc_open(struct goproc *p, pid_t tgid, const char *path, char *msg, size_t len)
 {
 	char err[256];
+	bool damaged;
 
 	memset(p, 0, sizeof(*p));
 	p->tgid = tgid;
@@ -341,13 +356,27 @@ static int proc_open(struct goproc *p, pid_t tgid, const char *path, char *msg, 
 		snprintf(p->path, sizeof(p->path), "%s", path);
 	else
 		snprintf(p->path, sizeof(p->path), "/proc/%d/exe", tgid);
-	p->elf = goelf_open(p->path, err, sizeof(err));
+	p->elf = goelf_open_go(p->path, err, sizeof(err), &damaged);
+	if (!p->elf && damaged) {
+		snprintf(msg, len, "pid %d: damaged Go binary (%s); tracing its threads only", tgid,
+			 err);
+		return GOPROBE_UNSUPPORTED;
+	}
+	if (p->elf && !goelf_version(p->elf) && goelf_has_pclntab(p->elf)) {
+		snprintf(msg, len,
+			 "pid %d: Go binary %s without readable build info; tracing its threads "
+			 "only",
+			 tgid, p->path);
+		goelf_close(p->elf);
+		return GOPROBE_UNSUPPORTED;
+	}
 	if (!p->elf || !goelf_version(p->elf)) {
 		snprintf(msg, len, "pid %d is not a Go program (%s); tracing its threads only",
 			 tgid, p->elf ? "no Go build info" : err);
 		goelf_close(p->elf);
 		return GOPROBE_NOT_GO;
 	}
+	snprintf(p->bin, sizeof(p->bin), "/proc/self/fd/%d", goelf_fd(p->elf));
 	snprintf(p->version, sizeof(p->version), "%s", goelf_version(p->elf));
 	goelf_version_num(p->elf, &p->major, &p->minor);
 	return 0;
@@ -364,7 +393,7 @@ static int proc_layout(struct goproc *p, bool *from_dwarf, char *msg, size_t len
 	uint64_t size;
 	char err[256];
 
-	*from_dwarf = !godwarf_read(p->path, &p->off, &p->vars, err, sizeof(err));
+	*from_dwarf = !godwarf_read(p->bin, &p->off, &p->vars, err, sizeof(err));
 	if (!*from_dwarf) {
 		tab = go_offsets_for_version(p->major, p->minor);
 		if (!tab) {
