@@ -32,6 +32,17 @@ if [ "$(id -u)" = 0 ] && ./ctrace-bpf -q -d 300ms -o "$work/seed/capture/rec.ctr
 fi
 find build/tests/captures -name '*.ctr' -size -512k 2>/dev/null | head -6 |
 	while read -r f; do cp "$f" "$work/seed/capture/"; done
+# The same captures' records, uncompressed: the harness wraps raw input.
+/usr/bin/python3 - "$work/seed/capture" <<'PY' || bad "raw seeds"
+import sys
+from pathlib import Path
+sys.path.insert(0, "tests")
+import ctrlib
+d = Path(sys.argv[1])
+for f in sorted(d.glob("*.ctr")):
+    raws = b"".join(ctrlib.capture_blocks(f)[1])
+    (d / (f.stem + ".raw")).write_bytes(raws[:256 << 10])
+PY
 for f in "$work"/seed/capture/*.ctr; do
 	[ -e "$f" ] || continue
 	./ctrace-bpf report "$f" --json >"$work/seed/diff/$(basename "$f").json" 2>/dev/null
@@ -43,7 +54,10 @@ cp "$(readlink -f /bin/true)" "$work/seed/goelf/true"
 for h in capture diff goelf; do
 	bin=build/fuzz/fuzz_$h
 	reg=tests/fuzz/regress/$h
-	opts=(-timeout=10 -rss_limit_mb=1024 -malloc_limit_mb=600 -close_fd_mask=3)
+	# Small inputs run fast; Go binaries need their size to hold a pclntab.
+	maxlen=65536
+	[ "$h" = goelf ] && maxlen=$((4 << 20))
+	opts=(-timeout=10 -rss_limit_mb=1024 -malloc_limit_mb=600 -close_fd_mask=3 -max_len=$maxlen)
 	if [ -d "$reg" ] && ls "$reg"/* >/dev/null 2>&1; then
 		if log=$("$bin" "${opts[@]}" "$reg"/* 2>&1); then
 			ok "$h: $(ls "$reg" | wc -l) regression inputs"
