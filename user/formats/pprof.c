@@ -224,6 +224,16 @@ static uint64_t pp_loc(struct pp *p, struct ctr_reader *r, uint32_t tgid, uint64
 	return e->id;
 }
 
+/* Sums saturate: a crafted capture's durations could overflow an int64. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
 static void pp_add(struct pp *p, const struct pp_sample *k, int64_t v0, int64_t v1)
 {
 	uint32_t h = fnv(k->loc, k->nloc * sizeof(k->loc[0]), 2166136261u);
@@ -251,8 +261,8 @@ static void pp_add(struct pp *p, const struct pp_sample *k, int64_t v0, int64_t 
 		p->tail = &s->order;
 		p->nsample++;
 	}
-	s->val[0] += v0;
-	s->val[1] += v1;
+	s->val[0] = sat_add(s->val[0], v0);
+	s->val[1] = sat_add(s->val[1], v1);
 }
 
 static void label_str(struct pp *p, struct pp_sample *k, const char *key, const char *v)

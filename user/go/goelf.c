@@ -88,7 +88,13 @@
  */
 #define MAX_FILE	 (1ull << 30)
 #define SCAN_FUNC_BUDGET (1u << 24)
-#define MAX_VERSION_LEN	 127
+/*
+ * pc-value entries all lookups of one binary may decode (about a second of
+ * CPU): a real lookup walks part of one function's table, a crafted table
+ * could make each walk the whole pctab.
+ */
+#define PCVALUE_BUDGET	(1ull << 28)
+#define MAX_VERSION_LEN 127
 
 struct span {
 	const uint8_t *p;
@@ -119,6 +125,7 @@ struct goelf {
 	uint8_t *copy;	      /* the private copy img points into */
 	bool go_seen;	      /* build info or a named pclntab found */
 	uint64_t scan_budget; /* function entries a magic scan may still check */
+	uint64_t pcv_budget;  /* pc-value entries lookups may still decode */
 	bool be, is64, pie, has_symtab, use_symtab, has_dwarf, have_pcln;
 	struct seg *segs;
 	size_t nsegs;
@@ -845,6 +852,7 @@ static struct goelf *open_impl(const char *path, unsigned int flags, char *err, 
 	}
 	g->fd = -1;
 	g->use_symtab = !(flags & GOELF_NO_SYMTAB);
+	g->pcv_budget = PCVALUE_BUDGET;
 	if (elf_version(EV_CURRENT) == EV_NONE) {
 		set_err(g, "libelf initialization failed");
 		goto fail;
@@ -1041,6 +1049,11 @@ static int pcvalue(struct goelf *g, uint32_t off, uint64_t entry, uint64_t targe
 	for (p = t.p + off;; first = false) {
 		uint64_t uv, pcd;
 
+		if (!g->pcv_budget) {
+			set_err(g, "pc-value tables exceed this reader's budget");
+			return -EINVAL;
+		}
+		g->pcv_budget--;
 		if (!uvarint(&p, end, &uv) || uv > UINT32_MAX) {
 			set_err(g, "corrupt pc-value table");
 			return -EINVAL;
