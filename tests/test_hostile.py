@@ -164,3 +164,26 @@ def test_hostile_zlib_bomb_block(tmp):
     cap = tmp / "bomb.ctr"
     cap.write_bytes(data)
     check_hostile(tmp, cap)
+
+
+def test_hostile_many_syscall_processes(tmp):
+    """Syscalls of 150,000 distinct processes: pprof looked each record's
+    process up in a list (quadratic: minutes); now a set."""
+    import time
+    evs = b"".join(rec(ctrlib.EV_SYS_ENTER, ctrlib.SYS_ENTER.pack(0, 0, 0, 0, 0, 0, 0),
+                       ts=10 + i, tid=100 + i, tgid=100 + i) for i in range(150000))
+    per = ctrlib.BLOCK_RAW_MAX // 80 * 80
+    cap = write(tmp, "sysprocs.ctr", [meta()] + [evs[i:i + per] for i in range(0, len(evs), per)])
+    t0 = time.monotonic()
+    r, rss = timed(("convert", cap, "--pprof-out", tmp / "pp", "-o", tmp / "o.txt"))
+    took = time.monotonic() - t0
+    check(r.returncode == 0, f"exit {r.returncode}: {r.stderr!r}")
+    check(took < 8, f"took {took:.1f} s (quadratic: about 15 s here)")
+    check(rss < RSS_MAX_KB, f"max RSS {rss} kB")
+
+
+def test_hostile_many_go_processes(tmp):
+    """More Go processes than a reader keeps: refused in one line."""
+    procs = b"".join(rec(ctrlib.REC_GO_PROC, ctrlib.REC_GO_PROC_S.pack(1, 19, 0, b"go1.19", b"/x"),
+                         tgid=1000 + i) for i in range(2000))
+    check_hostile(tmp, write(tmp, "goprocs.ctr", [meta() + procs]), want_fail=True)

@@ -629,6 +629,11 @@ static void add_goproc(struct ctr_reader *r, const struct rec_go_proc *e)
 
 	if (ctr_go_proc_find(r, e->h.tgid) || !charge(r, sizeof(*n) + 64))
 		return;
+	/* Consumers look Go processes up per record: keep the list short. */
+	if (r->ngoprocs >= CTR_MAX_GO_PROCS) {
+		r->over_budget = true;
+		return;
+	}
 	n = realloc(r->goprocs, (r->ngoprocs + 1) * sizeof(*n));
 	if (!n)
 		return;
@@ -847,8 +852,10 @@ struct ctr_reader *ctr_open(const char *path, char *err, size_t errlen)
 	if (r->over_budget) {
 		set_err(r,
 			"capture describes more than a reader takes (at most %u tasks, "
-			"%u metadata keys, %llu MiB of tables for this file's size)",
-			CTR_MAX_TASKS, CTR_MAX_META, (unsigned long long)(r->mem_budget >> 20));
+			"%u metadata keys, %u Go processes, %llu MiB of tables for this "
+			"file's size)",
+			CTR_MAX_TASKS, CTR_MAX_META, CTR_MAX_GO_PROCS,
+			(unsigned long long)(r->mem_budget >> 20));
 		goto fail;
 	}
 	if (!ctr_meta(r, "release")) {

@@ -460,18 +460,14 @@ struct ctx {
 	struct threadstate *ks;
 	struct idmap thr; /* tid -> struct thr * */
 	bool oom;
-	uint32_t *traced;
-	size_t ntraced, traced_cap;
+	struct idmap traced; /* tgids whose syscalls were recorded: a set */
 	uint64_t end_ts;
 	uint64_t go_samples, thr_samples, cpu_samples;
 };
 
 static bool traced(struct ctx *c, uint32_t tgid)
 {
-	for (size_t i = 0; i < c->ntraced; i++)
-		if (c->traced[i] == tgid)
-			return true;
-	return false;
+	return idmap_find(&c->traced, tgid) != NULL;
 }
 
 static struct thr *thr_get(struct ctx *c, uint32_t tid)
@@ -784,7 +780,7 @@ static void ctx_free(struct ctx *c)
 	pp_free(&c->thr_prof);
 	pp_free(&c->go_prof);
 	pp_free(&c->cpu_prof);
-	free(c->traced);
+	idmap_free(&c->traced);
 	ctr_close(c->r);
 	free(c);
 }
@@ -800,9 +796,8 @@ static int find_traced(struct ctx *c)
 	while ((e = ctr_next(c->r, &h)) > 0) {
 		if (h->type != EV_SYS_ENTER || traced(c, h->tgid))
 			continue;
-		if (!grow((void **)&c->traced, &c->traced_cap, c->ntraced, sizeof(*c->traced)))
+		if (idmap_put(&c->traced, h->tgid, 1))
 			return out_of_memory();
-		c->traced[c->ntraced++] = h->tgid;
 	}
 	return e < 0 ? read_failed(c) : 0;
 }
