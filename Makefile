@@ -34,7 +34,7 @@ FUZZ_HARNESSES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(addprefix $(O)/fuzz/,$(FUZZ_HARNESSES))
 
 .SECONDARY:
-.PHONY: all clean deps demo test bench format vmlinux fuzz fuzz-build
+.PHONY: all clean deps demo test bench format vmlinux fuzz fuzz-build asan
 all: ctrace-bpf
 
 # Prefer the running kernel's BTF; the committed copy serves machines without it.
@@ -86,6 +86,23 @@ $(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(O)/fuzz/libctra
 -include $(FUZZ_OBJS:.o=.d)
 
 fuzz-build: $(FUZZ_BINS)
+
+# The tool itself with gcc's ASan and UBSan, for the tests that need no BPF
+# (tests/fuzz/test_asan.sh).
+ASAN_OBJS := $(patsubst user/%.c,$(O)/asan/obj/%.o,$(USER_SRCS))
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	       -fno-sanitize-recover=undefined
+
+$(O)/asan/obj/%.o: user/%.c | $(SKELS) $(PROTO_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -O2,$(CFLAGS)) $(ASAN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/asan/ctrace-bpf: $(ASAN_OBJS)
+	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDLIBS)
+
+-include $(ASAN_OBJS:.o=.d)
+
+asan: $(O)/asan/ctrace-bpf
 
 # Each harness for FUZZ_SECS seconds (tests/fuzz/test_fuzz.sh; make test
 # runs it for a few seconds each).
