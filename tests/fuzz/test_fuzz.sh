@@ -40,7 +40,10 @@ sys.path.insert(0, "tests")
 import ctrlib
 d = Path(sys.argv[1])
 for f in sorted(d.glob("*.ctr")):
-    raws = b"".join(ctrlib.capture_blocks(f)[1])
+    try:
+        raws = b"".join(ctrlib.capture_blocks(f)[1])
+    except Exception:  # kept on purpose cut or damaged by a test: seeds as is
+        continue
     (d / (f.stem + ".raw")).write_bytes(raws[:256 << 10])
 PY
 for f in "$work"/seed/capture/*.ctr; do
