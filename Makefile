@@ -21,8 +21,20 @@ USER_OBJS := $(patsubst user/%.c,$(O)/user/%.o,$(USER_SRCS))
 # Protobuf field numbers, named from the schemas the tests decode with.
 PROTO_HDRS := $(O)/perfetto_fields.h $(O)/pprof_fields.h
 
+# libFuzzer harnesses (tests/fuzz/): every user/ object but main, built
+# with clang's ASan and UBSan into one archive each harness links.
+FUZZ_CC ?= clang
+FUZZ_SECS ?= 60
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra -Werror \
+	       -Wno-unused-parameter -Wno-missing-field-initializers -D_GNU_SOURCE \
+	       -Wno-gnu-variable-sized-type-not-at-end -I$(O) -Iuser -I. \
+	       -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS := $(patsubst user/%.c,$(O)/fuzz/obj/%.o,$(filter-out user/main.c,$(USER_SRCS)))
+FUZZ_HARNESSES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(addprefix $(O)/fuzz/,$(FUZZ_HARNESSES))
+
 .SECONDARY:
-.PHONY: all clean deps demo test bench format vmlinux
+.PHONY: all clean deps demo test bench format vmlinux fuzz fuzz-build asan
 all: ctrace-bpf
 
 # Prefer the running kernel's BTF; the committed copy serves machines without it.
@@ -60,6 +72,43 @@ ctrace-bpf: $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 -include $(USER_OBJS:.o=.d)
+
+$(O)/fuzz/obj/%.o: user/%.c | $(SKELS) $(PROTO_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(O)/fuzz/libctrace.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(O)/fuzz/libctrace.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(O)/fuzz/libctrace.a -o $@ $(LDLIBS)
+
+-include $(FUZZ_OBJS:.o=.d)
+
+fuzz-build: $(FUZZ_BINS)
+
+# The tool itself with gcc's ASan and UBSan, for the tests that need no BPF
+# (tests/fuzz/test_asan.sh).
+ASAN_OBJS := $(patsubst user/%.c,$(O)/asan/obj/%.o,$(USER_SRCS))
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	       -fno-sanitize-recover=undefined
+
+$(O)/asan/obj/%.o: user/%.c | $(SKELS) $(PROTO_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -O2,$(CFLAGS)) $(ASAN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/asan/ctrace-bpf: $(ASAN_OBJS)
+	$(CC) $(ASAN_CFLAGS) $^ -o $@ $(LDLIBS)
+
+-include $(ASAN_OBJS:.o=.d)
+
+asan: $(O)/asan/ctrace-bpf
+
+# Each harness for FUZZ_SECS seconds (tests/fuzz/test_fuzz.sh; make test
+# runs it for a few seconds each).
+fuzz: deps
+	@$(MAKE) --no-print-directory all fuzz-build
+	@FUZZ_SECS=$(FUZZ_SECS) tests/fuzz/test_fuzz.sh
 
 deps:
 	@scripts/deps.sh

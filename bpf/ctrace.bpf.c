@@ -24,7 +24,7 @@ const volatile __u32 self_tgid = 0;	     /* the collector: never its syscalls */
 /* Thread groups whose syscalls are recorded when filter_syscalls is set. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, TARGETS_MAX);
 	__type(key, __u32);
 	__type(value, __u8);
 } targets SEC(".maps");
@@ -218,7 +218,9 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
 	if (follow_forks && ctgid != ptgid && bpf_map_lookup_elem(&targets, &ptgid)) {
 		__u8 one = 1;
 
-		bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+		/* Full: the child escapes the filter; say so rather than stay silent. */
+		if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY))
+			count_drop(DROP_TARGETS_FULL);
 	}
 	e = reserve(bpf_get_smp_processor_id(), EV_PROCESS_FORK, sizeof(*e));
 	if (!e)

@@ -450,5 +450,11 @@ struct stage {
 
 /* drops[] index of records lost when a staged batch did not fit its ring. */
 #define DROP_STAGED 0
+/*
+ * drops[] index (a reserved type) of processes forked by a target that the
+ * full targets map could not take: their syscalls are not recorded.
+ */
+#define DROP_TARGETS_FULL 63
+#define TARGETS_MAX	  4096
 
 #endif /* CTRACE_H */

@@ -2,7 +2,7 @@
 # Installs the Debian packages that building and testing need, and only the
 # ones missing. Needs root when something is missing.
 set -e
-pkgs="clang libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libzstd-dev make gcc
+pkgs="clang libclang-rt-14-dev libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libzstd-dev make gcc
 pkg-config golang-go protobuf-compiler python3 python3-protobuf python3-zstandard linux-perf chromium wrk"
 missing=
 for p in $pkgs; do

@@ -35,6 +35,14 @@ uint64_t ctr_writer_bytes(const struct ctr_writer *w);
 
 /* ---- reader ---- */
 
+/*
+ * Caps a reader enforces on untrusted captures (docs/ctr-format.md): a
+ * capture beyond them is refused with a one-line reason.
+ */
+#define CTR_MAX_CPUS	 4096
+#define CTR_MAX_TASKS	 (1u << 20)
+#define CTR_MAX_GO_PROCS 1024
+
 struct ctr_task {
 	uint32_t tid, tgid, ppid;
 	uint32_t flags;		  /* TASK_IS_KTHREAD */

@@ -5,10 +5,16 @@
  * drains per-CPU rings in turns, so the file is only roughly ordered: events
  * wait in a heap until a watermark record (or the end) proves nothing older
  * can follow. Memory is bounded by what arrives between two watermarks.
+ *
+ * Captures come from anywhere (convert, report and diff read files others
+ * made), so the reader budgets memory: the first pass's tables may take
+ * about 10x the file's size plus a fixed amount, and the reorder heap a fixed
+ * amount (CTR_HEAP_BYTES); the caps are in docs/ctr-format.md.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -18,8 +24,24 @@
 #include "capture/gomodes.h"
 #include "lib/idmap.h"
 
-/* Safety valve if a capture has no watermarks: emit the oldest beyond this. */
-#define HEAP_MAX (4u << 20)
+/*
+ * Safety valve for a capture without (or with lying) watermarks: past this
+ * many bytes of blocks and heap entries held, emit the oldest event anyway.
+ * A real capture holds one drain of the rings between two watermarks.
+ */
+#define CTR_HEAP_BYTES (48ull << 20)
+/* First-pass tables may take this plus CTR_MEM_PER_BYTE per byte of file. */
+#define CTR_MEM_FIXED	 (64ull << 20)
+#define CTR_MEM_PER_BYTE 10
+/* A task's share of the budget beyond its struct: the idmap's slot. */
+#define TASK_COST    (sizeof(struct ctr_task) + 64)
+#define CTR_MAX_META 256
+
+/* Command lines are shared: every fork would otherwise copy its parent's. */
+struct cmdline_buf {
+	uint32_t refs;
+	char s[];
+};
 
 struct block {
 	unsigned char *data;
@@ -51,10 +73,16 @@ struct ctr_reader {
 	FILE *f;
 	struct ctr_go_proc *goprocs;
 	size_t ngoprocs;
+	struct idmap goproc_idx; /* tgid -> index + 1 */
 	struct sym_ent *syms;
 	size_t nsyms, symcap;
 	char err[256];
 	struct ctr_info info;
+	uint64_t mem_budget, mem_used; /* first pass */
+	bool over_budget;
+	uint64_t truncated_first; /* damaged blocks the first pass saw */
+	bool scanned;		  /* first pass done: rereads do not count damage */
+	uint64_t blk_bytes;	  /* bytes of blocks alive (second pass) */
 	struct meta_kv *meta;
 	size_t nmeta;
 
@@ -75,8 +103,8 @@ struct ctr_reader {
 	uint64_t watermark;
 	uint64_t last_ts;
 	bool eof;
-	struct block *held;	    /* block of the event last returned */
-	unsigned char evbuf[65536]; /* a record's size is 16 bits */
+	struct block *held;			/* block of the event last returned */
+	_Alignas(8) unsigned char evbuf[65536]; /* a record's size is 16 bits */
 };
 
 static void set_err(struct ctr_reader *r, const char *fmt, ...)
@@ -86,6 +114,17 @@ static void set_err(struct ctr_reader *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->err, sizeof(r->err), fmt, ap);
 	va_end(ap);
+}
+
+/* Charges n bytes of the first pass's budget; false once it is spent. */
+static bool charge(struct ctr_reader *r, uint64_t n)
+{
+	if (r->over_budget || r->mem_used + n > r->mem_budget) {
+		r->over_budget = true;
+		return false;
+	}
+	r->mem_used += n;
+	return true;
 }
 
 /* ---- task table ---- */
@@ -99,6 +138,10 @@ static struct ctr_task *task_get(struct ctr_reader *r, uint32_t tid, uint32_t tg
 		return NULL;
 	t = idmap_get_ptr(&r->tasks, tid);
 	if (!t) {
+		if (idmap_count(&r->tasks) >= CTR_MAX_TASKS || !charge(r, TASK_COST)) {
+			r->over_budget = true;
+			return NULL;
+		}
 		t = calloc(1, sizeof(*t));
 		if (!t || idmap_put_ptr(&r->tasks, tid, t)) {
 			free(t);
@@ -121,23 +164,60 @@ static void task_comm(struct ctr_task *t, const char *comm)
 	}
 }
 
-static void task_cmdline(struct ctr_task *t, const char *s, size_t len)
+static struct cmdline_buf *cmdline_of(const struct ctr_task *t)
 {
-	char *c;
+	return t->cmdline ? (struct cmdline_buf *)(t->cmdline - offsetof(struct cmdline_buf, s))
+			  : NULL;
+}
 
-	if (!t || !len)
+static void cmdline_put(struct ctr_task *t)
+{
+	struct cmdline_buf *c = cmdline_of(t);
+
+	if (c && --c->refs == 0)
+		free(c);
+	t->cmdline = NULL;
+	t->cmdline_len = 0;
+}
+
+static void task_cmdline(struct ctr_reader *r, struct ctr_task *t, const char *s, size_t len)
+{
+	struct cmdline_buf *c;
+
+	if (!t || !len || !charge(r, sizeof(*c) + len + 1))
 		return;
-	c = malloc(len + 1);
+	c = malloc(sizeof(*c) + len + 1);
 	if (!c)
 		return;
-	memcpy(c, s, len);
-	c[len] = 0;
-	free(t->cmdline);
-	t->cmdline = c;
+	c->refs = 1;
+	memcpy(c->s, s, len);
+	c->s[len] = 0;
+	cmdline_put(t);
+	t->cmdline = c->s;
 	t->cmdline_len = len;
 }
 
+/* t takes p's command line, shared (t != p). */
+static void task_share_cmdline(struct ctr_task *t, const struct ctr_task *p)
+{
+	struct cmdline_buf *c = cmdline_of(p);
+
+	if (!c || t == p || c->refs == UINT32_MAX)
+		return;
+	cmdline_put(t);
+	c->refs++;
+	t->cmdline = c->s;
+	t->cmdline_len = p->cmdline_len;
+}
+
 /* ---- block I/O ---- */
+
+/* The second pass rereads the same blocks: count the damage once. */
+static void count_damage(struct ctr_reader *r)
+{
+	if (!r->scanned)
+		r->info.truncated_blocks++;
+}
 
 static int read_block(struct ctr_reader *r, struct block **out)
 {
@@ -152,7 +232,7 @@ static int read_block(struct ctr_reader *r, struct block **out)
 	if (n != sizeof(bh) || bh.magic != CTR_BLOCK_MAGIC || bh.raw_len > CTR_BLOCK_RAW ||
 	    bh.z_len > ctr_codec_bound(CTR_BLOCK_RAW)) {
 		/* A cut or damaged tail: keep what came before it. */
-		r->info.truncated_blocks++;
+		count_damage(r);
 		return 0;
 	}
 	if (bh.z_len > r->zcap) {
@@ -164,7 +244,7 @@ static int read_block(struct ctr_reader *r, struct block **out)
 		r->zcap = bh.z_len;
 	}
 	if (fread(r->zbuf, 1, bh.z_len, r->f) != bh.z_len) {
-		r->info.truncated_blocks++;
+		count_damage(r);
 		return 0;
 	}
 	b = calloc(1, sizeof(*b));
@@ -179,18 +259,20 @@ static int read_block(struct ctr_reader *r, struct block **out)
 	    (bh.crc32 && crc32(0, b->data, bh.raw_len) != bh.crc32)) {
 		free(b->data);
 		free(b);
-		r->info.truncated_blocks++;
+		count_damage(r);
 		return 0;
 	}
 	b->len = bh.raw_len;
 	b->refs = 1;
+	r->blk_bytes += b->len;
 	*out = b;
 	return 1;
 }
 
-static void block_put(struct block *b)
+static void block_put(struct ctr_reader *r, struct block *b)
 {
 	if (b && --b->refs == 0) {
+		r->blk_bytes -= b->len;
 		free(b->data);
 		free(b);
 	}
@@ -229,7 +311,8 @@ static const struct ev_header *block_rec(struct block *b, uint32_t *off)
 	if (*off + sizeof(*h) > b->len)
 		return NULL;
 	h = (const struct ev_header *)(b->data + *off);
-	if (h->size < sizeof(*h) || *off + h->size > b->len)
+	/* Writers pad to 8 bytes; an odd size would misalign every later record. */
+	if (h->size < sizeof(*h) || (h->size & 7) || *off + h->size > b->len)
 		return NULL;
 	*off += h->size;
 	return h;
@@ -331,12 +414,22 @@ static void add_meta(struct ctr_reader *r, const struct ev_header *h)
 	v = k + kl + 1;
 	if (strnlen(v, n - kl - 1) == n - kl - 1)
 		return;
+	if (!charge(r, n + 2 * sizeof(*m)))
+		return;
 	for (size_t i = 0; i < r->nmeta; i++) {
 		if (!strcmp(r->meta[i].key, k)) {
-			free(r->meta[i].value);
-			r->meta[i].value = strdup(v);
+			char *nv = strdup(v);
+
+			if (nv) {
+				free(r->meta[i].value);
+				r->meta[i].value = nv;
+			}
 			return;
 		}
+	}
+	if (r->nmeta >= CTR_MAX_META) {
+		r->over_budget = true;
+		return;
 	}
 	m = realloc(r->meta, (r->nmeta + 1) * sizeof(*m));
 	if (!m)
@@ -344,6 +437,11 @@ static void add_meta(struct ctr_reader *r, const struct ev_header *h)
 	r->meta = m;
 	m[r->nmeta].key = strdup(k);
 	m[r->nmeta].value = strdup(v);
+	if (!m[r->nmeta].key || !m[r->nmeta].value) {
+		free(m[r->nmeta].key);
+		free(m[r->nmeta].value);
+		return;
+	}
 	r->nmeta++;
 }
 
@@ -368,6 +466,8 @@ static void add_sym(struct ctr_reader *r, const struct rec_go_sym *e)
 	if (!e->pc || (size_t)e->func_len + e->file_len > names || !e->func_len || !e->file_len ||
 	    e->names[e->func_len - 1] || e->names[e->func_len + e->file_len - 1] ||
 	    depth >= CTR_GO_MAX_FRAMES)
+		return;
+	if (!charge(r, names + (depth + 1) * sizeof(*f) + 2 * sizeof(*s)))
 		return;
 	if ((r->nsyms + 1) * 2 > r->symcap) {
 		struct sym_ent *old = r->syms;
@@ -436,10 +536,9 @@ const struct ctr_go_proc *ctr_go_proc_at(const struct ctr_reader *r, size_t i)
 
 const struct ctr_go_proc *ctr_go_proc_find(const struct ctr_reader *r, uint32_t tgid)
 {
-	for (size_t i = 0; i < r->ngoprocs; i++)
-		if (r->goprocs[i].tgid == tgid)
-			return &r->goprocs[i];
-	return NULL;
+	uint64_t *i = idmap_find(&r->goproc_idx, tgid);
+
+	return i && *i && *i <= r->ngoprocs ? &r->goprocs[*i - 1] : NULL;
 }
 
 const struct ctr_go_sym *ctr_go_sym(const struct ctr_reader *r, uint32_t tgid, uint64_t pc,
@@ -476,21 +575,25 @@ int ctr_go_sym_frames(const struct ctr_reader *r, uint32_t tgid, uint64_t pc, bo
 	return k;
 }
 
-/* A new task inherits its parent's command line until it execs. */
+/*
+ * A new task inherits its parent's command line until it execs. The parent
+ * is looked up after the child's insert: nothing is held across it.
+ */
 static void scan_fork(struct ctr_reader *r, const struct ev_process_fork *e)
 {
 	const struct ctr_task *p;
 	struct ctr_task *t;
 
-	p = task_get(r, e->parent_pid, e->parent_tgid, e->h.ts);
+	task_get(r, e->parent_pid, e->parent_tgid, e->h.ts);
 	t = task_get(r, e->child_pid, e->child_tgid, e->h.ts);
 	if (!t)
 		return;
+	p = e->parent_pid ? idmap_get_ptr(&r->tasks, e->parent_pid) : NULL;
 	t->first_ts = e->h.ts;
 	t->ppid = e->child_tgid == e->parent_tgid ? (p ? p->ppid : 0) : e->parent_tgid;
 	task_comm(t, e->child_comm);
 	if (p && p->cmdline && !t->cmdline)
-		task_cmdline(t, p->cmdline, p->cmdline_len);
+		task_share_cmdline(t, p);
 }
 
 static void scan_exec(struct ctr_reader *r, const struct ev_process_exec *e)
@@ -498,7 +601,7 @@ static void scan_exec(struct ctr_reader *r, const struct ev_process_exec *e)
 	struct ctr_task *t = task_get(r, e->pid, e->h.tgid, e->h.ts);
 
 	task_comm(t, e->comm);
-	task_cmdline(t, e->filename, strnlen(e->filename, sizeof(e->filename)));
+	task_cmdline(r, t, e->filename, strnlen(e->filename, sizeof(e->filename)));
 }
 
 /* A task that existed before the capture started, as procfs described it. */
@@ -518,7 +621,7 @@ static void scan_task(struct ctr_reader *r, const struct rec_task *e)
 	/* drop the trailing NUL the kernel leaves in cmdline */
 	while (len && e->cmdline[len - 1] == 0)
 		len--;
-	task_cmdline(t, e->cmdline, len);
+	task_cmdline(r, t, e->cmdline, len);
 }
 
 /* The first record of a Go process wins. */
@@ -526,14 +629,23 @@ static void add_goproc(struct ctr_reader *r, const struct rec_go_proc *e)
 {
 	struct ctr_go_proc *n;
 
-	if (ctr_go_proc_find(r, e->h.tgid))
+	if (ctr_go_proc_find(r, e->h.tgid) || !charge(r, sizeof(*n) + 64))
 		return;
+	/* Consumers look Go processes up per record: keep the list short. */
+	if (r->ngoprocs >= CTR_MAX_GO_PROCS) {
+		r->over_budget = true;
+		return;
+	}
 	n = realloc(r->goprocs, (r->ngoprocs + 1) * sizeof(*n));
 	if (!n)
 		return;
 	r->goprocs = n;
 	n += r->ngoprocs++;
 	memset(n, 0, sizeof(*n));
+	if (idmap_put(&r->goproc_idx, e->h.tgid, r->ngoprocs)) {
+		r->ngoprocs--;
+		return;
+	}
 	n->tgid = e->h.tgid;
 	n->major = e->major;
 	n->minor = e->minor;
@@ -721,6 +833,20 @@ static int sort_tasks(struct ctr_reader *r)
 	return 0;
 }
 
+static int set_budget(struct ctr_reader *r)
+{
+	struct stat st;
+
+	if (fstat(fileno(r->f), &st)) {
+		set_err(r, "%s", strerror(errno));
+		return -1;
+	}
+	r->mem_budget = CTR_MEM_FIXED;
+	if (S_ISREG(st.st_mode))
+		r->mem_budget += (uint64_t)st.st_size * CTR_MEM_PER_BYTE;
+	return 0;
+}
+
 static const char *meta_or(struct ctr_reader *r, const char *k, const char *def)
 {
 	const char *v = ctr_meta(r, k);
@@ -744,7 +870,7 @@ struct ctr_reader *ctr_open(const char *path, char *err, size_t errlen)
 		free(r);
 		return NULL;
 	}
-	if (rewind_to_blocks(r))
+	if (set_budget(r) || rewind_to_blocks(r))
 		goto fail;
 	while ((rc = read_block(r, &b)) > 0) {
 		const struct ev_header *h;
@@ -752,10 +878,19 @@ struct ctr_reader *ctr_open(const char *path, char *err, size_t errlen)
 
 		while ((h = block_rec(b, &off)))
 			scan_record(r, h);
-		block_put(b);
+		block_put(r, b);
 	}
 	if (rc < 0) {
 		set_err(r, "out of memory");
+		goto fail;
+	}
+	if (r->over_budget) {
+		set_err(r,
+			"capture describes more than a reader takes (at most %u tasks, "
+			"%u metadata keys, %u Go processes, %llu MiB of tables for this "
+			"file's size)",
+			CTR_MAX_TASKS, CTR_MAX_META, CTR_MAX_GO_PROCS,
+			(unsigned long long)(r->mem_budget >> 20));
 		goto fail;
 	}
 	if (!ctr_meta(r, "release")) {
@@ -769,6 +904,10 @@ struct ctr_reader *ctr_open(const char *path, char *err, size_t errlen)
 	r->info.hostname = meta_or(r, "hostname", "");
 	r->info.target = meta_or(r, "target", "system");
 	r->info.ncpus = strtoul(meta_or(r, "ncpus", "1"), NULL, 10);
+	if (r->info.ncpus > CTR_MAX_CPUS) {
+		set_err(r, "capture claims %u CPUs (at most %u)", r->info.ncpus, CTR_MAX_CPUS);
+		goto fail;
+	}
 	r->info.start_ts = strtoull(meta_or(r, "start_ts", "0"), NULL, 10);
 	r->info.realtime_offset_ns = strtoll(meta_or(r, "realtime_offset_ns", "0"), NULL, 10);
 	if (!r->info.clean_end)
@@ -782,6 +921,7 @@ struct ctr_reader *ctr_open(const char *path, char *err, size_t errlen)
 		set_err(r, "out of memory");
 		goto fail;
 	}
+	r->scanned = true;
 	if (ctr_rewind(r))
 		goto fail;
 	return r;
@@ -900,7 +1040,7 @@ static struct heap_ent heap_pop(struct ctr_reader *r)
 
 static void release_held(struct ctr_reader *r)
 {
-	block_put(r->held);
+	block_put(r, r->held);
 	r->held = NULL;
 }
 
@@ -908,8 +1048,8 @@ int ctr_rewind(struct ctr_reader *r)
 {
 	release_held(r);
 	while (r->hlen)
-		block_put(heap_pop(r).blk);
-	block_put(r->cur);
+		block_put(r, heap_pop(r).blk);
+	block_put(r, r->cur);
 	r->cur = NULL;
 	r->off = 0;
 	r->eof = false;
@@ -926,7 +1066,8 @@ static int fill(struct ctr_reader *r)
 	for (;;) {
 		const struct ev_header *h;
 
-		if (r->hlen && (r->eof || r->heap[0].ts < r->watermark || r->hlen >= HEAP_MAX))
+		if (r->hlen && (r->eof || r->heap[0].ts < r->watermark ||
+				r->blk_bytes + r->hlen * sizeof(*r->heap) > CTR_HEAP_BYTES))
 			return 0;
 		if (r->eof)
 			return 0;
@@ -945,7 +1086,7 @@ static int fill(struct ctr_reader *r)
 		}
 		h = block_rec(r->cur, &r->off);
 		if (!h) {
-			block_put(r->cur);
+			block_put(r, r->cur);
 			r->cur = NULL;
 			continue;
 		}
@@ -1020,10 +1161,11 @@ static void free_tasks(struct ctr_reader *r)
 	while (idmap_next(&r->tasks, &it, NULL, &v)) {
 		struct ctr_task *t = (void *)(uintptr_t)v;
 
-		free(t->cmdline);
+		cmdline_put(t);
 		free(t);
 	}
 	idmap_free(&r->tasks);
+	idmap_free(&r->goproc_idx);
 	free(r->sorted);
 }
 
@@ -1033,8 +1175,8 @@ void ctr_close(struct ctr_reader *r)
 		return;
 	release_held(r);
 	while (r->hlen)
-		block_put(heap_pop(r).blk);
-	block_put(r->cur);
+		block_put(r, heap_pop(r).blk);
+	block_put(r, r->cur);
 	free_tasks(r);
 	free_go_created(r);
 	for (size_t i = 0; i < r->nmeta; i++) {

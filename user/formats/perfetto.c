@@ -22,6 +22,7 @@
 #include <string.h>
 #include "formats/formats.h"
 #include "lib/pbwriter.h"
+#include "lib/util.h"
 #include "formats/perfetto_cpu.h"
 #include "formats/perfetto_go.h"
 #include "formats/perfetto_gosnap.h"
@@ -795,17 +796,17 @@ int perfetto_write(struct ctr_reader *r, struct out *o)
 	pbw_init(&p.pkt);
 	if (!write_system_info(&p) && !write_initial_tree(&p, r) && !write_events(&p, r))
 		rc = 0;
-	/* one line for the first cause */
+	/* One line for the first cause; a write error is the caller's to name. */
 	if (out_error(o)) {
-		fprintf(stderr, "perfetto: write failed: %s\n", strerror(out_error(o)));
 		rc = -1;
 	} else if (p.err) {
-		fprintf(stderr, "perfetto: cannot encode trace: %s\n", strerror(p.err));
+		errmsg("perfetto: cannot encode trace: %s", strerror(p.err));
 	} else if (p.reader_failed) {
-		fprintf(stderr, "perfetto: %s\n", ctr_error(r));
+		errmsg("perfetto: %s", ctr_error(r));
 	} else if (p.skipped_cpu || p.clamped) {
 		fprintf(stderr,
-			"perfetto: warning: %llu events with cpu >= %d skipped, %llu timestamps "
+			"ctrace-bpf: perfetto: warning: %llu events with cpu >= %d skipped, %llu "
+			"timestamps "
 			"clamped\n",
 			(unsigned long long)p.skipped_cpu, MAX_CPUS, (unsigned long long)p.clamped);
 	}

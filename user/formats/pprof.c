@@ -224,6 +224,16 @@ static uint64_t pp_loc(struct pp *p, struct ctr_reader *r, uint32_t tgid, uint64
 	return e->id;
 }
 
+/* Sums saturate: a crafted capture's durations could overflow an int64. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
 static void pp_add(struct pp *p, const struct pp_sample *k, int64_t v0, int64_t v1)
 {
 	uint32_t h = fnv(k->loc, k->nloc * sizeof(k->loc[0]), 2166136261u);
@@ -251,8 +261,8 @@ static void pp_add(struct pp *p, const struct pp_sample *k, int64_t v0, int64_t 
 		p->tail = &s->order;
 		p->nsample++;
 	}
-	s->val[0] += v0;
-	s->val[1] += v1;
+	s->val[0] = sat_add(s->val[0], v0);
+	s->val[1] = sat_add(s->val[1], v1);
 }
 
 static void label_str(struct pp *p, struct pp_sample *k, const char *key, const char *v)
@@ -450,18 +460,14 @@ struct ctx {
 	struct threadstate *ks;
 	struct idmap thr; /* tid -> struct thr * */
 	bool oom;
-	uint32_t *traced;
-	size_t ntraced, traced_cap;
+	struct idmap traced; /* tgids whose syscalls were recorded: a set */
 	uint64_t end_ts;
 	uint64_t go_samples, thr_samples, cpu_samples;
 };
 
 static bool traced(struct ctx *c, uint32_t tgid)
 {
-	for (size_t i = 0; i < c->ntraced; i++)
-		if (c->traced[i] == tgid)
-			return true;
-	return false;
+	return idmap_find(&c->traced, tgid) != NULL;
 }
 
 static struct thr *thr_get(struct ctx *c, uint32_t tid)
@@ -774,7 +780,7 @@ static void ctx_free(struct ctx *c)
 	pp_free(&c->thr_prof);
 	pp_free(&c->go_prof);
 	pp_free(&c->cpu_prof);
-	free(c->traced);
+	idmap_free(&c->traced);
 	ctr_close(c->r);
 	free(c);
 }
@@ -790,9 +796,8 @@ static int find_traced(struct ctx *c)
 	while ((e = ctr_next(c->r, &h)) > 0) {
 		if (h->type != EV_SYS_ENTER || traced(c, h->tgid))
 			continue;
-		if (!grow((void **)&c->traced, &c->traced_cap, c->ntraced, sizeof(*c->traced)))
+		if (idmap_put(&c->traced, h->tgid, 1))
 			return out_of_memory();
-		c->traced[c->ntraced++] = h->tgid;
 	}
 	return e < 0 ? read_failed(c) : 0;
 }

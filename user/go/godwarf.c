@@ -125,9 +125,13 @@ static int32_t path_offset(Dwarf_Die *st, const char *path)
 		const char *dot = strchr(p, '.');
 		size_t len = dot ? (size_t)(dot - p) : strlen(p);
 
-		if (!find_member(&cur, p, len, &mem) || !member_location(&mem, &off))
+		/* Each step and the sum in 0..INT32_MAX: nothing wraps on the way. */
+		if (!find_member(&cur, p, len, &mem) || !member_location(&mem, &off) || off < 0 ||
+		    off > INT32_MAX)
 			return -1;
 		total += off;
+		if (total > INT32_MAX)
+			return -1;
 		if (!dot)
 			break;
 		if (!die_type(&mem, &cur) || dwarf_tag(&cur) != DW_TAG_structure_type)

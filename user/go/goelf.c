@@ -82,7 +82,20 @@
 #define MD_GOFUNC_120  40
 
 /* Bounds for values that only a corrupt file would exceed. */
-#define MAX_NFUNC	(1u << 24)
+#define MAX_NFUNC (1u << 24)
+/*
+ * Budgets against crafted binaries: the file is copied (a file changing
+ * under a live mmap gives SIGBUS), and a magic scan validates at most this
+ * many function-table entries over all its candidates.
+ */
+#define MAX_FILE	 (1ull << 30)
+#define SCAN_FUNC_BUDGET (1u << 24)
+/*
+ * pc-value entries all lookups of one binary may decode (about a second of
+ * CPU): a real lookup walks part of one function's table, a crafted table
+ * could make each walk the whole pctab.
+ */
+#define PCVALUE_BUDGET	(1ull << 28)
 #define MAX_VERSION_LEN 127
 
 struct span {
@@ -111,6 +124,10 @@ struct goelf {
 	int fd;
 	Elf *elf;
 	struct span img;
+	uint8_t *copy;	      /* the private copy img points into */
+	bool go_seen;	      /* build info or a named pclntab found */
+	uint64_t scan_budget; /* function entries a magic scan may still check */
+	uint64_t pcv_budget;  /* pc-value entries lookups may still decode */
 	bool be, is64, pie, has_symtab, use_symtab, has_dwarf, have_pcln;
 	struct seg *segs;
 	size_t nsegs;
@@ -419,8 +436,10 @@ static void find_version(struct goelf *g)
 {
 	uint64_t v;
 
-	if (version_from_buildinfo(g))
+	if (version_from_buildinfo(g)) {
+		g->go_seen = true;
 		return;
+	}
 	/* No usable buildinfo: the runtime keeps the version in a string var. */
 	if (sym_find(g, "runtime.buildVersion", -1, &v, NULL))
 		read_gostring(g, v, g->is64 ? 8 : 4, g->be);
@@ -510,6 +529,11 @@ static int parse_pcln(struct goelf *g, struct span s, uint64_t vaddr, const char
 	fn_end = (2 * (uint64_t)t.nfunc + 1) * 4;
 	if (!span_has(t.functab, 0, fn_end))
 		BAD("%s: function table truncated", source);
+	if (quiet) {
+		if (t.nfunc > g->scan_budget)
+			return -EINVAL;
+		g->scan_budget -= t.nfunc;
+	}
 	for (uint32_t i = 0; i <= t.nfunc; i++) {
 		uint32_t e, fo;
 
@@ -583,6 +607,7 @@ static Elf_Scn *section_by_name(const struct goelf *g, const char *name)
 /* Without a named section the header is found by its magic and sane fields. */
 static int scan_pcln(struct goelf *g)
 {
+	g->scan_budget = SCAN_FUNC_BUDGET;
 	for (size_t i = 0; i < g->nsegs; i++) {
 		const struct seg *s = &g->segs[i];
 
@@ -615,6 +640,7 @@ static int find_pcln(struct goelf *g)
 
 		if (!scn)
 			continue;
+		g->go_seen = true;
 		sp = section_span(g, scn, &addr);
 		if (!sp.p) {
 			set_err(g, "%s extends past end of file", names[i]);
@@ -781,7 +807,39 @@ static int load_sections(struct goelf *g)
 	return 0;
 }
 
-struct goelf *goelf_open_flags(const char *path, unsigned int flags, char *err, size_t errlen)
+/* The whole file, read once: later parsing never sees it change. */
+static int read_copy(struct goelf *g, const struct stat *st)
+{
+	size_t done = 0;
+
+	if (st->st_size < EI_NIDENT) {
+		set_err(g, "not an ELF file");
+		return -1;
+	}
+	if ((uint64_t)st->st_size > MAX_FILE) {
+		set_err(g, "file of %lld bytes is over the 1 GiB this reader copies",
+			(long long)st->st_size);
+		return -1;
+	}
+	g->copy = malloc(st->st_size);
+	if (!g->copy) {
+		set_err(g, "out of memory");
+		return -1;
+	}
+	while (done < (size_t)st->st_size) {
+		ssize_t n = pread(g->fd, g->copy + done, st->st_size - done, done);
+
+		if (n <= 0) {
+			set_err(g, "%s", n ? strerror(errno) : "file shrank while read");
+			return -1;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+static struct goelf *open_impl(const char *path, unsigned int flags, char *err, size_t errlen,
+			       bool *damaged)
 {
 	struct goelf *g = calloc(1, sizeof(*g));
 	GElf_Ehdr eh;
@@ -796,6 +854,7 @@ struct goelf *goelf_open_flags(const char *path, unsigned int flags, char *err, 
 	}
 	g->fd = -1;
 	g->use_symtab = !(flags & GOELF_NO_SYMTAB);
+	g->pcv_budget = PCVALUE_BUDGET;
 	if (elf_version(EV_CURRENT) == EV_NONE) {
 		set_err(g, "libelf initialization failed");
 		goto fail;
@@ -809,7 +868,9 @@ struct goelf *goelf_open_flags(const char *path, unsigned int flags, char *err, 
 		set_err(g, "not a regular file");
 		goto fail;
 	}
-	g->elf = elf_begin(g->fd, ELF_C_READ_MMAP, NULL);
+	if (read_copy(g, &st))
+		goto fail;
+	g->elf = elf_memory((char *)g->copy, st.st_size);
 	if (!g->elf || elf_kind(g->elf) != ELF_K_ELF || !gelf_getehdr(g->elf, &eh)) {
 		set_err(g, "not an ELF file");
 		goto fail;
@@ -851,13 +912,26 @@ struct goelf *goelf_open_flags(const char *path, unsigned int flags, char *err, 
 	return g;
 fail:
 	snprintf(err, errlen, "%s: %s", path, g->err);
+	if (damaged)
+		*damaged = g->go_seen;
 	goelf_close(g);
 	return NULL;
 }
 
+struct goelf *goelf_open_flags(const char *path, unsigned int flags, char *err, size_t errlen)
+{
+	return open_impl(path, flags, err, errlen, NULL);
+}
+
 struct goelf *goelf_open(const char *path, char *err, size_t errlen)
 {
-	return goelf_open_flags(path, 0, err, errlen);
+	return open_impl(path, 0, err, errlen, NULL);
+}
+
+struct goelf *goelf_open_go(const char *path, char *err, size_t errlen, bool *damaged)
+{
+	*damaged = false;
+	return open_impl(path, 0, err, errlen, damaged);
 }
 
 void goelf_close(struct goelf *g)
@@ -868,6 +942,7 @@ void goelf_close(struct goelf *g)
 		elf_end(g->elf);
 	if (g->fd >= 0)
 		close(g->fd);
+	free(g->copy);
 	free(g->segs);
 	free(g->relas);
 	free(g);
@@ -976,6 +1051,11 @@ static int pcvalue(struct goelf *g, uint32_t off, uint64_t entry, uint64_t targe
 	for (p = t.p + off;; first = false) {
 		uint64_t uv, pcd;
 
+		if (!g->pcv_budget) {
+			set_err(g, "pc-value tables exceed this reader's budget");
+			return -EINVAL;
+		}
+		g->pcv_budget--;
 		if (!uvarint(&p, end, &uv) || uv > UINT32_MAX) {
 			set_err(g, "corrupt pc-value table");
 			return -EINVAL;
@@ -1036,18 +1116,38 @@ static int pcln_find_func(struct goelf *g, const char *name, uint64_t *addr, uin
 	return -ENOENT;
 }
 
+/*
+ * Function entries come from the pclntab, the table the runtime itself
+ * trusts: uprobes go at (or are decoded from) these addresses, and a .symtab
+ * value that disagrees would put one mid-instruction. .symtab only serves
+ * binaries without a usable pclntab, and must agree with it otherwise.
+ */
 int goelf_func(struct goelf *g, const char *name, uint64_t *addr, uint64_t *size)
 {
-	uint64_t a, s;
+	uint64_t a, s, pa, ps;
+	bool in_sym = sym_find(g, name, STT_FUNC, &a, &s);
+	int ret;
 
-	if (sym_find(g, name, STT_FUNC, &a, &s)) {
-		if (addr)
-			*addr = a;
-		if (size)
-			*size = s;
-		return 0;
+	if (!g->have_pcln || !g->pcln.text_start_ok) {
+		if (!in_sym)
+			return pcln_find_func(g, name, addr, size);
+		pa = a;
+		ps = s;
+	} else {
+		ret = pcln_find_func(g, name, &pa, &ps);
+		if (ret)
+			return ret;
+		if (in_sym && a != pa) {
+			set_err(g, ".symtab puts %s at %#" PRIx64 ", the pclntab at %#" PRIx64,
+				name, a, pa);
+			return -EINVAL;
+		}
 	}
-	return pcln_find_func(g, name, addr, size);
+	if (addr)
+		*addr = pa;
+	if (size)
+		*size = ps;
+	return 0;
 }
 
 /* Index of the function containing pc. */
@@ -1401,6 +1501,11 @@ int goelf_read_code(struct goelf *g, uint64_t vaddr, void *buf, size_t len)
 	}
 	memcpy(buf, p, len);
 	return 0;
+}
+
+int goelf_fd(const struct goelf *g)
+{
+	return g->fd;
 }
 
 bool goelf_is_pie(const struct goelf *g)

@@ -5,8 +5,9 @@
  * address arithmetic uprobes need. All input is treated as untrusted.
  *
  * Addresses are link-time virtual addresses as in the ELF file; for a PIE
- * the caller adds the load bias itself. Strings returned point into the
- * mapped file and stay valid until goelf_close().
+ * the caller adds the load bias itself. The file is read once into a private
+ * copy (at most 1 GiB); strings returned point into it and stay valid until
+ * goelf_close().
  *
  * Functions returning int give 0 on success or a negative errno:
  *   -ENOENT   name / pc not found
@@ -30,6 +31,12 @@ struct goelf;
 /* NULL on failure, with a one-line reason in err (if errlen > 0). */
 struct goelf *goelf_open(const char *path, char *err, size_t errlen);
 struct goelf *goelf_open_flags(const char *path, unsigned int flags, char *err, size_t errlen);
+/*
+ * goelf_open(), telling a file that is no Go binary from a damaged one:
+ * on failure *damaged is set when Go build info or a named pclntab was
+ * found (the caller should say so rather than stay silent).
+ */
+struct goelf *goelf_open_go(const char *path, char *err, size_t errlen, bool *damaged);
 void goelf_close(struct goelf *g);
 
 /* Message for the last failed call on g ("" if none). */
@@ -85,6 +92,8 @@ int goelf_read_code(struct goelf *g, uint64_t vaddr, void *buf, size_t len);
 int goelf_text_start(struct goelf *g, uint64_t *text_start);
 
 bool goelf_is_pie(const struct goelf *g);
+/* The descriptor the file was read from, open until goelf_close(). */
+int goelf_fd(const struct goelf *g);
 bool goelf_has_symtab(const struct goelf *g);
 bool goelf_has_dwarf(const struct goelf *g);
 /* True if a pclntab this module can decode was found. */

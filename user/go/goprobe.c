@@ -55,6 +55,11 @@ static const struct {
 struct goproc {
 	pid_t tgid;
 	char path[256];
+	/*
+	 * The file goelf opened, by descriptor: DWARF and the uprobes use the
+	 * same inode even if the pid's exe changes (pid reuse) in between.
+	 */
+	char bin[32];
 	struct goelf *elf;
 	struct go_offsets off;
 	struct godwarf_vars vars;
@@ -234,7 +239,7 @@ static int commit_probes(struct goprobe *gp, struct goproc *p, char *msg, size_t
 			offs[i] = gp->pending[i].off;
 			cookies[i] = gp->pending[i].cookie | (uint64_t)gp->nprocs << 24;
 		}
-		fd = link_uprobe_multi(bpf_program__fd(gp->skel->progs.handle_go_multi), p->path,
+		fd = link_uprobe_multi(bpf_program__fd(gp->skel->progs.handle_go_multi), p->bin,
 				       offs, cookies, n, p->tgid);
 		if (fd >= 0)
 			return add_fd(gp, fd);
@@ -249,7 +254,7 @@ static int commit_probes(struct goprobe *gp, struct goproc *p, char *msg, size_t
 			    .bpf_cookie = gp->pending[i].cookie | (uint64_t)gp->nprocs << 24);
 		struct bpf_link *l;
 
-		l = bpf_program__attach_uprobe_opts(gp->skel->progs.handle_go, p->tgid, p->path,
+		l = bpf_program__attach_uprobe_opts(gp->skel->progs.handle_go, p->tgid, p->bin,
 						    gp->pending[i].off, &opts);
 		if (!l) {
 			int e = errno;
@@ -270,12 +275,21 @@ static int probe_func(struct goprobe *gp, struct goproc *p, const char *func, en
 	struct go_probe_site site;
 	uint8_t code[32];
 	uint64_t addr, size;
+	int ret;
 
-	if (goelf_func(p->elf, func, &addr, &size))
+	ret = goelf_func(p->elf, func, &addr, &size);
+	if (ret == -ENOENT)
 		return -ENOENT;
-	if (goelf_read_code(p->elf, addr, code, sizeof(code)))
-		return -EIO;
-	go_probe_site(code, size < sizeof(code) ? size : sizeof(code), &site);
+	if (!ret && size > sizeof(code))
+		size = sizeof(code);
+	if (!ret)
+		ret = goelf_read_code(p->elf, addr, code, size);
+	if (ret) {
+		snprintf(msg, len, "%s (pid %d): no probe site in %s: %s; tracing its threads only",
+			 p->version, p->tgid, func, goelf_errmsg(p->elf));
+		return GOPROBE_UNSUPPORTED;
+	}
+	go_probe_site(code, size, &site);
 	if (gp->verbose)
 		fprintf(stderr, "ctrace-bpf: probe %s at +%zu%s\n", func, site.offset,
 			site.emulated ? "" : " (single-stepped)");
@@ -336,6 +350,7 @@ static struct goproc *find_proc(struct goprobe *gp, pid_t tgid)
 static int proc_open(struct goproc *p, pid_t tgid, const char *path, char *msg, size_t len)
 {
 	char err[256];
+	bool damaged;
 
 	memset(p, 0, sizeof(*p));
 	p->tgid = tgid;
@@ -343,13 +358,27 @@ static int proc_open(struct goproc *p, pid_t tgid, const char *path, char *msg, 
 		snprintf(p->path, sizeof(p->path), "%s", path);
 	else
 		snprintf(p->path, sizeof(p->path), "/proc/%d/exe", tgid);
-	p->elf = goelf_open(p->path, err, sizeof(err));
+	p->elf = goelf_open_go(p->path, err, sizeof(err), &damaged);
+	if (!p->elf && damaged) {
+		snprintf(msg, len, "pid %d: damaged Go binary (%s); tracing its threads only", tgid,
+			 err);
+		return GOPROBE_UNSUPPORTED;
+	}
+	if (p->elf && !goelf_version(p->elf) && goelf_has_pclntab(p->elf)) {
+		snprintf(msg, len,
+			 "pid %d: Go binary %s without readable build info; tracing its threads "
+			 "only",
+			 tgid, p->path);
+		goelf_close(p->elf);
+		return GOPROBE_UNSUPPORTED;
+	}
 	if (!p->elf || !goelf_version(p->elf)) {
 		snprintf(msg, len, "pid %d is not a Go program (%s); tracing its threads only",
 			 tgid, p->elf ? "no Go build info" : err);
 		goelf_close(p->elf);
 		return GOPROBE_NOT_GO;
 	}
+	snprintf(p->bin, sizeof(p->bin), "/proc/self/fd/%d", goelf_fd(p->elf));
 	snprintf(p->version, sizeof(p->version), "%s", goelf_version(p->elf));
 	goelf_version_num(p->elf, &p->major, &p->minor);
 	return 0;
@@ -366,7 +395,7 @@ static int proc_layout(struct goproc *p, bool *from_dwarf, char *msg, size_t len
 	uint64_t size;
 	char err[256];
 
-	*from_dwarf = !godwarf_read(p->path, &p->off, &p->vars, err, sizeof(err));
+	*from_dwarf = !godwarf_read(p->bin, &p->off, &p->vars, err, sizeof(err));
 	if (!*from_dwarf) {
 		tab = go_offsets_for_version(p->major, p->minor);
 		if (!tab) {
@@ -392,26 +421,43 @@ static int proc_layout(struct goproc *p, bool *from_dwarf, char *msg, size_t len
 	return 0;
 }
 
-/* The first offset the probes could not read within GO_STRUCT_READ bytes, or -1. */
-static int beyond_reach(const struct go_cfg *cfg)
+/*
+ * False, with the offset in *bad, if the probes could not read one within
+ * GO_STRUCT_READ bytes. Checked on the full-width offsets (DWARF's may be
+ * anything) before they are narrowed into the probes' 16-bit config.
+ */
+static bool within_reach(const struct go_offsets *o, int32_t *bad)
 {
-	const int16_t used[] = {
-	    cfg->g_goid,      cfg->g_m,	       cfg->g_waitreason, cfg->g_startpc, cfg->g_gopc,
-	    cfg->g_schedlink, cfg->g_sched_pc, cfg->g_sched_bp,	  cfg->m_curg,	  cfg->m_p,
+	const int32_t used[] = {
+	    o->g_goid,	    o->g_m,	   o->g_waitreason, o->g_startpc, o->g_gopc,
+	    o->g_schedlink, o->g_sched_pc, o->g_sched_bp,   o->m_curg,	  o->m_p,
 	};
 
-	for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
-		if (used[i] + 8 > GO_STRUCT_READ)
-			return used[i];
-	return -1;
+	for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++) {
+		*bad = used[i];
+		if (used[i] < 0 || used[i] + 8 > GO_STRUCT_READ)
+			return false;
+	}
+	*bad = o->p_id;
+	if (o->p_id < 0 || o->p_id > INT16_MAX - 8)
+		return false;
+	*bad = o->g_atomicstatus;
+	return o->g_atomicstatus >= 0 && o->g_atomicstatus <= INT16_MAX - 8;
 }
 
 /* The probes' view of the process; GOPROBE_UNSUPPORTED if beyond their reach. */
 static int proc_cfg(const struct goprobe *gp, const struct goproc *p, struct go_cfg *cfg, char *msg,
 		    size_t len)
 {
-	int off;
+	int32_t off;
 
+	if (!within_reach(&p->off, &off)) {
+		snprintf(msg, len,
+			 "pid %d: %s runtime layout is beyond this build's "
+			 "reach (offset %d); tracing its threads only",
+			 p->tgid, p->version, off);
+		return GOPROBE_UNSUPPORTED;
+	}
 	*cfg = (struct go_cfg){
 	    .g_goid = p->off.g_goid,
 	    .g_m = p->off.g_m,
@@ -426,14 +472,6 @@ static int proc_cfg(const struct goprobe *gp, const struct goproc *p, struct go_
 	    .p_id = p->off.p_id,
 	    .stack_depth = gp->stack_depth,
 	};
-	off = beyond_reach(cfg);
-	if (off >= 0) {
-		snprintf(msg, len,
-			 "pid %d: %s runtime layout is beyond this build's "
-			 "reach (offset %d); tracing its threads only",
-			 p->tgid, p->version, off);
-		return GOPROBE_UNSUPPORTED;
-	}
 	cfg->tgid = p->tgid;
 	return 0;
 }
@@ -484,7 +522,8 @@ static int attach_probes(struct goprobe *gp, struct goproc *p, char *msg, size_t
  */
 static void proc_tls(struct goproc *p)
 {
-	int16_t lo = p->off.g_goid, hi;
+	/* Full width: DWARF's offsets are only range-checked below. */
+	int64_t lo = p->off.g_goid, hi;
 	int32_t off;
 
 	memset(&p->tls, 0, sizeof(p->tls));
@@ -501,7 +540,7 @@ static void proc_tls(struct goproc *p)
 		hi = p->off.g_waitreason + 1;
 	/* 8-aligned, so goid and atomicstatus stay aligned in the window (BPF needs it). */
 	lo &= ~7;
-	if (lo < 0 || hi - lo > GO_TLS_WINDOW || (p->off.g_goid - lo) % 8 ||
+	if (lo < 0 || hi > INT16_MAX || hi - lo > GO_TLS_WINDOW || (p->off.g_goid - lo) % 8 ||
 	    (p->off.g_atomicstatus - lo) % 4) {
 		snprintf(p->tls_msg, sizeof(p->tls_msg),
 			 "g.goid, g.atomicstatus and g.waitreason span more than %d bytes "
@@ -644,8 +683,26 @@ static uint64_t mem_u64(int fd, uint64_t addr)
 	return v;
 }
 
+/*
+ * allgs comes from the target's memory: a corrupt or hostile length could
+ * stall the collector for minutes. The walk at attach stops after
+ * WALK_MAX_G goroutines or WALK_BUDGET_NS, said in one line; goroutines it
+ * did not list are still named when they next run.
+ */
+#define WALK_MAX_G     (1u << 20)
+#define WALK_BUDGET_NS 2000000000ull
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + t.tv_nsec;
+}
+
 static void walk_allgs(struct goprobe *gp, struct goproc *p, struct ctr_writer *w, uint64_t ts)
 {
+	uint64_t deadline = mono_ns() + WALK_BUDGET_NS, i;
 	const struct go_gstatus *st = go_gstatus_for_version(p->major, p->minor);
 	char path[64];
 	uint64_t arr, n;
@@ -659,17 +716,23 @@ static void walk_allgs(struct goprobe *gp, struct goproc *p, struct ctr_writer *
 		return;
 	arr = mem_u64(fd, p->allgs_addr + p->bias);
 	n = mem_u64(fd, p->allgs_addr + p->bias + 8);
-	if (n > 10000000)
-		n = 0;
-	for (uint64_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		union {
 			struct rec_go_g r;
 			char buf[sizeof(struct rec_go_g) + GO_MAX_STACK * 8];
 		} u;
-		uint64_t g = mem_u64(fd, arr + i * 8), pc, bp;
+		uint64_t g, pc, bp;
 		uint32_t status = 0;
 		uint8_t reason = 0;
 
+		if (i >= WALK_MAX_G || (!(i & 1023) && mono_ns() > deadline)) {
+			fprintf(stderr,
+				"ctrace-bpf: pid %d: goroutine list walk stopped at %llu of %llu "
+				"goroutines (budget); the others are named when they next run\n",
+				p->tgid, (unsigned long long)i, (unsigned long long)n);
+			break;
+		}
+		g = mem_u64(fd, arr + i * 8);
 		if (!g)
 			continue;
 		memset(&u.r, 0, sizeof(u.r));

@@ -501,6 +501,12 @@ static struct jval *parse_value(struct jp *p)
 			jp_fail(p, "unexpected character");
 			return NULL;
 		}
+		/* 1e999: readers convert numbers to integers, which infinity breaks. */
+		if (!isfinite(v->num)) {
+			free(v);
+			jp_fail(p, "number out of range");
+			return NULL;
+		}
 		v->type = J_NUM;
 		p->s += n;
 	}

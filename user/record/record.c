@@ -877,6 +877,10 @@ static int rec_finish(struct recorder *r)
 	if (!r->werr)
 		write_end(r);
 	r->drops = read_drops(r->t, drops);
+	if (drops[DROP_TARGETS_FULL])
+		errmsg("%llu processes forked by the targets were not traced: the targets table "
+		       "(%d) was full",
+		       (unsigned long long)drops[DROP_TARGETS_FULL], TARGETS_MAX);
 	if (r->tty)
 		status_line(r, now_boot_ns() - r->start, true);
 	goprobe_close(r->go);

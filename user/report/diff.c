@@ -483,6 +483,14 @@ static void judge(struct row *r, const struct dopts *o)
 	r->v = delta > 0 ? V_REGRESSION : V_IMPROVED;
 }
 
+/* A nanosecond count from a JSON number: negative or NaN is 0, too big saturates. */
+static uint64_t to_ns(double v)
+{
+	if (!(v > 0))
+		return 0;
+	return v < 18446744073709549568.0 ? (uint64_t)v : UINT64_MAX;
+}
+
 static void fmt_val(char *b, size_t len, const struct metric *m, double v)
 {
 	if (!m) {
@@ -490,7 +498,7 @@ static void fmt_val(char *b, size_t len, const struct metric *m, double v)
 		return;
 	}
 	if (m->unit != U_COUNT)
-		fmt_ns(b, len, (uint64_t)(v < 0 ? -v : v));
+		fmt_ns(b, len, to_ns(fabs(v)));
 	else
 		snprintf(b, len, "%.0f", fabs(v));
 }
@@ -742,7 +750,7 @@ static void print_sides(char *const paths[2], struct jval *const docs[2])
 		const char *t = json_str(cap, "target");
 		char ds[32];
 
-		fmt_ns(ds, sizeof(ds), (uint64_t)json_num(cap, "duration_ns", 0));
+		fmt_ns(ds, sizeof(ds), to_ns(json_num(cap, "duration_ns", 0)));
 		printf("%-4s %s: %s, %s\n", k ? "new" : "base", paths[k], t ? t : "?", ds);
 	}
 	putchar('\n');
@@ -775,8 +783,11 @@ static struct row *compare(struct mset sets[2], const struct dopts *o, struct ta
 		errmsg("out of memory");
 		return NULL;
 	}
-	qsort(bs->m, bs->n, sizeof(*bs->m), cmp_metric);
-	qsort(ns->m, ns->n, sizeof(*ns->m), cmp_metric);
+	/* qsort() wants a valid array even for 0 elements; a report may have none. */
+	if (bs->n > 1)
+		qsort(bs->m, bs->n, sizeof(*bs->m), cmp_metric);
+	if (ns->n > 1)
+		qsort(ns->m, ns->n, sizeof(*ns->m), cmp_metric);
 	rows = calloc(bs->n + ns->n + 1, sizeof(*rows));
 	if (!rows) {
 		errmsg("out of memory");
@@ -817,7 +828,7 @@ static void print_result(struct row *rows, const struct tally *t, const struct d
 		print_rows(rows, t->nrows, o, color);
 	else
 		printf("no change beyond the floors\n");
-	fmt_ns(floor_s, sizeof(floor_s), (uint64_t)o->min_abs);
+	fmt_ns(floor_s, sizeof(floor_s), to_ns(o->min_abs));
 	printf("\n%zu metrics compared, %zu gating: %zu regression%s, %zu improved, %zu on one "
 	       "side only (threshold %g%%, floors %s, %g%% of the run for totals, %g for counts)\n",
 	       t->nrows, t->ngated, t->nreg, t->nreg == 1 ? "" : "s", t->nimp, t->nonly,
