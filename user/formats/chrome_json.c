@@ -539,6 +539,7 @@ static void on_event(struct cj *c, const struct ev_header *h)
 /* ---- end of capture ---- */
 
 static const char *const drop_names[EV_KERNEL_MAX] = {
+    [DROP_STAGED] = "staged_batch",
     [EV_SCHED_SWITCH] = "sched_switch",
     [EV_SCHED_WAKING] = "sched_waking",
     [EV_SCHED_WAKEUP_NEW] = "sched_wakeup_new",
@@ -548,6 +549,8 @@ static const char *const drop_names[EV_KERNEL_MAX] = {
     [EV_SYS_ENTER] = "sys_enter",
     [EV_SYS_EXIT] = "sys_exit",
     [EV_TASK_RENAME] = "task_rename",
+    [EV_CPU_SAMPLE] = "cpu_sample",
+    [DROP_TARGETS_FULL] = "targets_full",
 };
 
 static void meta_kv(struct cj *c, const char *key, const char *val)
@@ -576,7 +579,7 @@ static void write_metadata(struct cj *c, uint64_t end)
 		   ",\n\"ncpus\":%u,\n\"events\":%" PRIu64 ",\n\"drops_total\":%" PRIu64
 		   ",\n\"drops\":{",
 		   in->ncpus, in->events, in->drops_total);
-	for (i = 1; i < EV_KERNEL_MAX; i++)
+	for (i = 0; i < EV_KERNEL_MAX; i++)
 		if (drop_names[i])
 			out_printf(c->o, "%s\"%s\":%" PRIu64, n++ ? "," : "", drop_names[i],
 				   in->drops[i]);
