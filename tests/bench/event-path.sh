@@ -2,7 +2,9 @@
 # The kernel event path's cost (a benchmark, not a test), measured side by
 # side in one run, rounds interleaved, medians printed:
 #
-#   pipe     `perf bench sched pipe` untraced, under ctrace-bpf recording
+#   pipe     `perf bench sched pipe` untraced, with the empty programs
+#            attached (the floor: what any tracer on these attach points
+#            costs before it records anything), under ctrace-bpf recording
 #            system-wide, and under `perf record -a` on the same events;
 #            ratios to untraced, collector CPU per million events/s, bytes
 #            per event;
@@ -90,10 +92,13 @@ stop() {
 pipe_ops() { "$PERF" bench sched pipe -l "$LOOPS" 2>/dev/null | awk '/ops\/sec/ { print $1 }'; }
 
 pipe_part() {
-	local r u c p t0 t1 k0 k1 ev
+	local r u e c p t0 t1 k0 k1 ev
 	: >"$tmp/pipe"
 	for r in $(seq "$ROUNDS"); do
 		u=$(pipe_ops)
+		start null
+		e=$(pipe_ops)
+		stop
 		start ctrace
 		t0=$(date +%s.%N) k0=$(cpu_ticks "$bg")
 		c=$(pipe_ops)
@@ -105,15 +110,16 @@ pipe_part() {
 		p=$(pipe_ops)
 		stop
 		# Collector CPU share over the benchmark window, per million events/s.
-		awk -v u="$u" -v c="$c" -v p="$p" -v t0="$t0" -v t1="$t1" -v k0="$k0" -v k1="$k1" \
+		awk -v u="$u" -v e="$e" -v c="$c" -v p="$p" -v t0="$t0" -v t1="$t1" -v k0="$k0" -v k1="$k1" \
 			-v hz="$(getconf CLK_TCK)" -v ev="${ev:-0}" -v sz="$(stat -c %s "$tmp/c.ctr")" -v dr="${dr:-?}" -v r="$r" '
 			BEGIN { cpu = (k1 - k0) / hz / (t1 - t0); rate = ev / (t1 - t0)
-				printf "pipe round %d: untraced %d ops/s, ctrace-bpf %d (%.3fx), perf record %d (%.3fx); %d events, %d dropped, %.1f bytes/event, collector %.1f%% CPU = %.1f%% per M events/s\n",
-					r, u, c, c / u, p, p / u, ev, dr, sz / ev, 100 * cpu, 100 * cpu / (rate / 1e6)
-				print c / u, p / u, 100 * cpu / (rate / 1e6), sz / ev > "/dev/stderr" }' 2>>"$tmp/pipe"
+				printf "pipe round %d: untraced %d ops/s, empty programs %d (%.3fx), ctrace-bpf %d (%.3fx), perf record %d (%.3fx); %d events, %d dropped, %.1f bytes/event, collector %.1f%% CPU = %.1f%% per M events/s\n",
+					r, u, e, e / u, c, c / u, p, p / u, ev, dr, sz / ev, 100 * cpu, 100 * cpu / (rate / 1e6)
+				print c / u, p / u, 100 * cpu / (rate / 1e6), sz / ev, e / u > "/dev/stderr" }' 2>>"$tmp/pipe"
 	done
-	printf 'pipe medians: ctrace-bpf %sx, perf record %sx of untraced (target >= 0.90x and >= perf); collector %s%% of a CPU per M events/s (target <= 10%%); %s bytes/event\n' \
+	printf 'pipe medians: ctrace-bpf %.3fx, perf record %.3fx, empty programs %.3fx of untraced (target >= 0.90x and >= perf); collector %.1f%% of a CPU per M events/s (target <= 10%%); %.1f bytes/event\n' \
 		"$(cut -d' ' -f1 "$tmp/pipe" | median)" "$(cut -d' ' -f2 "$tmp/pipe" | median)" \
+		"$(cut -d' ' -f5 "$tmp/pipe" | median)" \
 		"$(cut -d' ' -f3 "$tmp/pipe" | median)" "$(cut -d' ' -f4 "$tmp/pipe" | median)"
 }
 
@@ -158,8 +164,6 @@ handler_part() {
 			echo "$what $s $n" >>"$tmp/ops"
 		done
 	done
-	awk '{ s[$1] = s[$1] " " $2; p[$1] = p[$1] " " $3 }
-		END { for (w in s) print w, s[w] " |" p[w] }' "$tmp/ops" >"$tmp/ops2"
 	for col in 2 3; do
 		for what in none null ctrace; do
 			grep "^$what " "$tmp/ops" | cut -d' ' -f"$col" | median >"$tmp/m.$what"
@@ -193,7 +197,7 @@ http_part() {
 		echo "$u $t" >>"$tmp/http"
 	done
 	u=$(cut -d' ' -f1 "$tmp/http" | median) t=$(cut -d' ' -f2 "$tmp/http" | median)
-	echo "http medians: untraced $u req/s, attached $t req/s: $(ratio "$t" "$u")x (target >= 0.93x)"
+	printf 'http medians: untraced %.0f req/s, attached %.0f req/s: %sx (target >= 0.93x)\n' "$u" "$t" "$(ratio "$t" "$u")"
 }
 
 for part in $PARTS; do
