@@ -30,6 +30,12 @@ int tracer_add_target(struct tracer *t, pid_t tgid);
 /* Waits up to timeout_ms for a batch, then drains every ring. */
 int tracer_poll(struct tracer *t, int timeout_ms);
 int tracer_drain(struct tracer *t);
+/*
+ * Drains until every record stamped up to ts has been read, on every CPU
+ * the collector can reach (or timeout_ms passed). Returns how many CPUs
+ * were not confirmed, or a negative error.
+ */
+int tracer_flush(struct tracer *t, uint64_t ts, int timeout_ms);
 /* Records lost in the kernel so far, summed over CPUs, by type. */
 int tracer_drops(struct tracer *t, __u64 drops[EV_KERNEL_MAX]);
 /* The ring-buffer array and drop counters, for other BPF objects to share. */
