@@ -112,9 +112,9 @@ def check_report(path, reason, cut):
 def test_duration_cut_on_every_cpu(tmp):
     """-d: the stop is the start plus the duration exactly; calls on both
     CPUs up to it are all recorded, none after it."""
-    w = start_seqcalls(tmp, 2, 1500)
+    w = start_seqcalls(tmp, 2, 2000)
     out = tmp / "d.ctr"
-    rec = Recorder("-p", w.pid, "-d", "400ms", "-o", out)
+    rec = Recorder("-p", w.pid, "-d", "700ms", "-o", out)
     rec.wait_recording()
     w.stdin.write("g")
     w.stdin.flush()
@@ -124,8 +124,8 @@ def test_duration_cut_on_every_cpu(tmp):
     check(cap.end is not None and cap.end.reason == 1,
           f"end record {cap.end!r}, want reason 1 (duration)")
     cut = cap.end.ts
-    want = int(cap.meta["start_ts"]) + 400 * MS
-    check(cut == want, f"stop at {cut}, want the start plus 400 ms: {want}")
+    want = int(cap.meta["start_ts"]) + 700 * MS
+    check(cut == want, f"stop at {cut}, want the start plus 700 ms: {want}")
     ts, why = stop_line(rec.stderr)
     check(ts == cut and why == "duration", f"summary names {ts} '{why}', want {cut} "
           f"'duration'")

@@ -888,11 +888,15 @@ static int rec_loop(struct recorder *r)
 static void write_end(struct recorder *r)
 {
 	struct rec_end end = {0};
+	int rc;
 
 	/* Detaching waits for probe hits in flight (they can be preempted). */
 	if (r->go)
 		goprobe_detach(r->go);
-	r->unflushed = tracer_flush(r->t, r->stop_ts, FLUSH_TIMEOUT_MS);
+	rc = tracer_flush(r->t, r->stop_ts, FLUSH_TIMEOUT_MS);
+	if (rc < 0)
+		errmsg("reading ring buffers: %s", strerror(-rc));
+	r->unflushed = rc > 0 ? rc : 0;
 	write_watermark(r, now_boot_ns());
 	flush_exec_queue(r);
 	if (r->go && !r->werr)
