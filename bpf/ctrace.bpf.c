@@ -18,6 +18,7 @@ const volatile bool filter_syscalls = false; /* only targets' syscalls */
 const volatile bool follow_forks = true;     /* children of targets become targets */
 const volatile __u32 self_tgid = 0;	     /* the collector: never its syscalls */
 #include "rings.bpf.h"
+#include "stage.bpf.h"
 #include "gotls.bpf.h"
 
 /* Thread groups whose syscalls are recorded when filter_syscalls is set. */
@@ -38,6 +39,18 @@ static __always_inline void fill_header(struct ev_header *h, __u64 ts, __u16 typ
 	h->flags = 0;
 	h->tid = (__u32)pid_tgid;
 	h->tgid = pid_tgid >> 32;
+}
+
+/*
+ * bpf_get_current_pid_tgid()'s value from current's task_struct: the task
+ * helper is inlined, where a helper call costs tens of ns on hosts with
+ * return-thunk mitigations.
+ */
+static __always_inline __u64 current_ids(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return (__u64)t->tgid << 32 | (__u32)t->pid;
 }
 
 /*
@@ -133,8 +146,9 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	const struct go_tls_cfg *go = go_tls_find(prev->tgid);
 	__u32 size = sizeof(struct ev_sched_switch) + (go ? sizeof(struct ev_go_tail) : 0);
 	struct ev_sched_switch *e;
+	struct stage *s;
 
-	e = reserve(cpu, EV_SCHED_SWITCH, size);
+	e = stage_reserve(&s, cpu, EV_SCHED_SWITCH, size);
 	if (!e)
 		return 0;
 	/* prev is the task current on this CPU. */
@@ -150,7 +164,7 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	copy_comm(e->prev_comm, prev);
 	copy_comm(e->next_comm, next);
 	go_tail(&e->h, sizeof(*e), prev, go);
-	submit(e, e->h.cpu);
+	stage_commit(s, e, size, cpu);
 	return 0;
 }
 
@@ -159,17 +173,18 @@ static __always_inline int emit_wake(struct task_struct *p, __u16 type)
 	__u64 ts = bpf_ktime_get_boot_ns();
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct ev_sched_wake *e;
+	struct stage *s;
 
-	e = reserve(cpu, type, sizeof(*e));
+	e = stage_reserve(&s, cpu, type, sizeof(*e));
 	if (!e)
 		return 0;
-	fill_header(&e->h, ts, type, sizeof(*e), cpu, bpf_get_current_pid_tgid());
+	fill_header(&e->h, ts, type, sizeof(*e), cpu, current_ids());
 	e->pid = p->pid;
 	e->tgid = p->tgid;
 	e->prio = p->prio;
 	e->target_cpu = p->wake_cpu;
 	copy_comm(e->comm, p);
-	submit(e, e->h.cpu);
+	stage_commit(s, e, sizeof(*e), cpu);
 	return 0;
 }
 
@@ -204,7 +219,7 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
 	if (!e)
 		return 0;
 	fill_header(&e->h, ts, EV_PROCESS_FORK, sizeof(*e), bpf_get_smp_processor_id(),
-		    bpf_get_current_pid_tgid());
+		    current_ids());
 	e->parent_pid = BPF_CORE_READ(parent, pid);
 	e->parent_tgid = ptgid;
 	e->child_pid = BPF_CORE_READ(child, pid);
@@ -227,7 +242,7 @@ int BPF_PROG(handle_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	if (!e)
 		return 0;
 	fill_header(&e->h, ts, EV_PROCESS_EXEC, sizeof(*e), bpf_get_smp_processor_id(),
-		    bpf_get_current_pid_tgid());
+		    current_ids());
 	e->pid = BPF_CORE_READ(p, pid);
 	e->old_pid = old_pid;
 	BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
@@ -250,7 +265,7 @@ int BPF_PROG(handle_sched_process_exit, struct task_struct *p)
 	if (!e)
 		return 0;
 	fill_header(&e->h, ts, EV_PROCESS_EXIT, sizeof(*e), bpf_get_smp_processor_id(),
-		    bpf_get_current_pid_tgid());
+		    current_ids());
 	e->h.flags = group_dead ? EXIT_GROUP_DEAD : 0;
 	e->pid = BPF_CORE_READ(p, pid);
 	e->tgid = tgid;
@@ -271,7 +286,7 @@ int BPF_PROG(handle_task_rename, struct task_struct *task, const char *comm)
 	if (!e)
 		return 0;
 	fill_header(&e->h, ts, EV_TASK_RENAME, sizeof(*e), bpf_get_smp_processor_id(),
-		    bpf_get_current_pid_tgid());
+		    current_ids());
 	e->pid = BPF_CORE_READ(task, pid);
 	e->pad = 0;
 	BPF_CORE_READ_STR_INTO(&e->oldcomm, task, comm);
@@ -292,25 +307,30 @@ static __always_inline bool want_syscalls(__u32 tgid)
 /*
  * Starts a syscall record for the current task if its syscalls are wanted:
  * the filter comes before anything else, since with -p most syscalls
- * system-wide are not. A Go thread in sampled mode gets a goroutine tail.
+ * system-wide are not. A Go thread in sampled mode gets a goroutine tail
+ * at entry only: no goroutine switch can happen on a thread inside a
+ * syscall, so the exit's goroutine is the entry's, and the two user memory
+ * reads a tail costs are not repeated. stage_commit() ends the record.
  */
-static __always_inline void *sys_record(__u16 type, __u32 size)
+static __always_inline void *sys_record(struct stage **sp, __u32 *cpup, __u16 type, __u32 size)
 {
-	__u64 id_tgid = bpf_get_current_pid_tgid();
-	const struct go_tls_cfg *go;
+	__u64 id_tgid = current_ids();
+	const struct go_tls_cfg *go = NULL;
 	struct ev_header *h;
 	__u32 cpu, all;
 	__u64 ts;
 
 	if (!want_syscalls(id_tgid >> 32))
 		return NULL;
-	go = go_tls_find(id_tgid >> 32);
+	if (type == EV_SYS_ENTER)
+		go = go_tls_find(id_tgid >> 32);
 	all = size + (go ? sizeof(struct ev_go_tail) : 0);
 	ts = bpf_ktime_get_boot_ns();
 	cpu = bpf_get_smp_processor_id();
-	h = reserve(cpu, type, all);
+	h = stage_reserve(sp, cpu, type, all);
 	if (!h)
 		return NULL;
+	*cpup = cpu;
 	fill_header(h, ts, type, all, cpu, id_tgid);
 	go_tail(h, size, bpf_get_current_task_btf(), go);
 	return h;
@@ -319,26 +339,32 @@ static __always_inline void *sys_record(__u16 type, __u32 size)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
 {
-	struct ev_sys_enter *e = sys_record(EV_SYS_ENTER, sizeof(*e));
+	struct ev_sys_enter *e;
+	struct stage *s;
+	__u32 cpu = 0;
 
+	e = sys_record(&s, &cpu, EV_SYS_ENTER, sizeof(*e));
 	if (!e)
 		return 0;
 	e->id = id;
 	syscall_args(regs, e->args);
-	submit(e, e->h.cpu);
+	stage_commit(s, e, e->h.size, cpu);
 	return 0;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 {
-	struct ev_sys_exit *e = sys_record(EV_SYS_EXIT, sizeof(*e));
+	struct ev_sys_exit *e;
+	struct stage *s;
+	__u32 cpu = 0;
 
+	e = sys_record(&s, &cpu, EV_SYS_EXIT, sizeof(*e));
 	if (!e)
 		return 0;
 	e->id = syscall_nr(regs);
 	e->ret = ret;
-	submit(e, e->h.cpu);
+	stage_commit(s, e, e->h.size, cpu);
 	return 0;
 }
 
@@ -386,7 +412,7 @@ static __always_inline __s64 sample_goid(struct task_struct *t, const struct go_
 SEC("perf_event")
 int handle_cpu_sample(struct bpf_perf_event_data *ctx)
 {
-	__u64 id_tgid = bpf_get_current_pid_tgid();
+	__u64 id_tgid = current_ids();
 	struct task_struct *t = bpf_get_current_task_btf();
 	const struct go_tls_cfg *gc;
 	struct ev_cpu_sample *e;

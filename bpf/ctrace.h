@@ -362,8 +362,8 @@ enum go_mode {
 };
 
 enum go_mode_reason {
-	GO_MODE_BY_DEFAULT = 1, /* no --goroutines option */
-	GO_MODE_BY_OPTION = 2,	/* --goroutines or --no-goroutines */
+	GO_MODE_BY_DEFAULT = 1,	 /* no --goroutines option */
+	GO_MODE_BY_OPTION = 2,	 /* --goroutines or --no-goroutines */
 	GO_MODE_BY_GOVERNOR = 3, /* auto mode: full mode's probes cost too much */
 };
 
@@ -421,5 +421,27 @@ struct rec_go_snap {
 	__u32 skipped;		  /* idle or dead g's (not goroutines now) */
 	struct go_snap_ent ent[]; /* count entries */
 };
+
+/*
+ * A per-CPU staging buffer for the hot records (switch, wake-up, syscall).
+ * Handlers append to it with plain stores and hand it to the CPU's ring as
+ * one record when it is nearly full, so most events cost no ring operation.
+ * busy is a lock taken with xchg by a handler, and by the collector when it
+ * takes what is staged (every drain): a handler that finds it taken (an
+ * interrupt nested in another handler, or the collector) writes straight to
+ * the ring. buf holds whole records back to back; n counts them.
+ */
+#define STAGE_BYTES   4096
+#define STAGE_REC_MAX 128 /* the largest staged record */
+struct stage {
+	__u32 busy;
+	__u32 len;
+	__u32 n;
+	__u32 pad;
+	__u8 buf[STAGE_BYTES];
+};
+
+/* drops[] index of records lost when a staged batch did not fit its ring. */
+#define DROP_STAGED 0
 
 #endif /* CTRACE_H */

@@ -62,18 +62,22 @@ static __always_inline void *reserve(__u32 cpu, __u32 type, __u32 size)
  * Wake the collector once per batch of records, not per record; it also
  * drains on a timer. A per-CPU count in .bss costs no helper call, which
  * matters where every call and return is expensive (retpolines, return
- * thunks).
+ * thunks). n: records being handed over.
  */
+static __always_inline __u64 wakeup_flags(__u32 cpu, __u32 n)
+{
+	__u32 *c = &batch_count[cpu & (MAX_CPUS - 1)];
+
+	*c += n;
+	if (*c < wakeup_records)
+		return BPF_RB_NO_WAKEUP;
+	*c = 0;
+	return BPF_RB_FORCE_WAKEUP;
+}
+
 static __always_inline void submit(void *rec, __u32 cpu)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	__u32 *n = &batch_count[cpu & (MAX_CPUS - 1)];
-
-	if (++*n >= wakeup_records) {
-		*n = 0;
-		flags = BPF_RB_FORCE_WAKEUP;
-	}
-	bpf_ringbuf_submit(rec, flags);
+	bpf_ringbuf_submit(rec, wakeup_flags(cpu, 1));
 }
 
 #endif /* CTRACE_RINGS_BPF_H */

@@ -2,8 +2,8 @@
 # Installs the Debian packages that building and testing need, and only the
 # ones missing. Needs root when something is missing.
 set -e
-pkgs="clang libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev make gcc
-pkg-config golang-go protobuf-compiler python3 python3-protobuf linux-perf chromium wrk"
+pkgs="clang libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libzstd-dev make gcc
+pkg-config golang-go protobuf-compiler python3 python3-protobuf python3-zstandard linux-perf chromium wrk"
 missing=
 for p in $pkgs; do
 	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)

@@ -266,14 +266,46 @@ def _decode_fixed(typ, b, size):
     return {}
 
 
+def decode_block(version, payload):
+    """A block's raw bytes: zlib in version 1 captures, zstd in version 2."""
+    if version == 1:
+        return zlib.decompress(payload)
+    import zstandard  # python3-zstandard; imported only where needed
+    return zstandard.ZstdDecompressor().decompress(payload)
+
+
+def capture_blocks(path):
+    """(16-byte file header, [raw bytes of each block]) of a whole capture."""
+    data = Path(path).read_bytes()
+    version, hsize = struct.unpack_from("<II", data, 8)
+    off, out = hsize, []
+    while off + 16 <= len(data):
+        magic, raw_len, z_len, crc = struct.unpack_from("<IIII", data, off)
+        out.append(decode_block(version, data[off + 16:off + 16 + z_len]))
+        off += 16 + z_len
+    return data[:hsize], out
+
+
+def write_capture(path, raws):
+    """A version 1 (zlib) capture of these blocks: what tests write, since
+    Python's standard library has zlib and every reader still takes it."""
+    with open(path, "wb") as f:
+        f.write(CTR_MAGIC + struct.pack("<II", 1, 16))
+        for raw in raws:
+            z = zlib.compress(bytes(raw))
+            f.write(struct.pack("<IIII", BLOCK_MAGIC, len(raw), len(z),
+                                zlib.crc32(raw) & 0xFFFFFFFF))
+            f.write(z)
+
+
 def read_records(path):
     """(records in file order, truncated?) -- stops at the first bad block."""
     data = Path(path).read_bytes()
     if len(data) < 16 or data[:8] != CTR_MAGIC:
         raise CtrError(f"{path}: not a ctrace-bpf capture (bad magic)")
     version, hsize = struct.unpack_from("<II", data, 8)
-    if version != 1:
-        raise CtrError(f"{path}: capture version {version}, reader knows 1")
+    if version not in (1, 2):
+        raise CtrError(f"{path}: capture version {version}, reader knows 1 and 2")
     off = hsize
     recs = []
     truncated = False
@@ -288,8 +320,8 @@ def read_records(path):
             truncated = True
             break
         try:
-            raw = zlib.decompress(data[off + 16:off + 16 + z_len])
-        except zlib.error:
+            raw = decode_block(version, data[off + 16:off + 16 + z_len])
+        except Exception:  # zlib.error or zstandard.ZstdError
             truncated = True
             break
         if len(raw) != raw_len or (crc and (zlib.crc32(raw) & 0xFFFFFFFF) != crc):

@@ -36,6 +36,8 @@ import urllib.request
 import zlib
 from pathlib import Path
 
+import ctrlib
+
 from harness import (BUILD, ROOT, TESTS, Fail, Recorder, Skip, check, ctrace,
                      need_root, run, spawn)
 
@@ -592,15 +594,9 @@ for _p in GROUND_TRUTH:
 
 def drop_records(src, dst, drop):
     """Copies a capture without the Go records for which drop(n, type) is
-    true (n counts Go records from 1), recompressing each block."""
-    data = src.read_bytes()
-    hsize = struct.unpack_from("<I", data, 12)[0]
-    out = bytearray(data[:hsize])
-    off, n, dropped = hsize, 0, 0
-    while off + 16 <= len(data):
-        magic, raw_len, z_len, crc = struct.unpack_from("<IIII", data, off)
-        raw = zlib.decompress(data[off + 16:off + 16 + z_len])
-        off += 16 + z_len
+    true (n counts Go records from 1)."""
+    n, dropped, raws = 0, 0, []
+    for raw in ctrlib.capture_blocks(src)[1]:
         keep, p = bytearray(), 0
         while p + 24 <= len(raw):
             typ, size = struct.unpack_from("<HH", raw, p + 8)
@@ -613,10 +609,8 @@ def drop_records(src, dst, drop):
                     continue
             keep += rec
         if keep:
-            z = zlib.compress(bytes(keep))
-            out += struct.pack("<IIII", magic, len(keep), len(z),
-                               zlib.crc32(keep) & 0xFFFFFFFF) + z
-    dst.write_bytes(out)
+            raws.append(keep)
+    ctrlib.write_capture(dst, raws)
     return dropped
 
 

@@ -13,7 +13,8 @@
 #include "bpf/ctrace.h"
 
 #define CTR_MAGIC	"CTRBPF\r\n"
-#define CTR_VERSION	1
+#define CTR_VERSION	2 /* 2: zstd blocks; 1: zlib */
+#define CTR_VERSION_MIN 1
 #define CTR_BLOCK_MAGIC 0x4b4c4243u /* "CBLK" */
 
 /* ---- writer ---- */
@@ -103,7 +104,8 @@ const struct ctr_go_proc *ctr_go_proc_find(const struct ctr_reader *r, uint32_t 
 /*
  * exact: pc is a function entry (start pc); else a return address. NULL if
  * unknown. For a return address inside inlined calls this is the innermost
- * frame (function and file:line agree); for a start pc the physical function.
+ * frame (function and file:line agree); for a start pc the function Go's
+ * trace names the goroutine after (the last frame of older captures).
  */
 const struct ctr_go_sym *ctr_go_sym(const struct ctr_reader *r, uint32_t tgid, uint64_t pc,
 				    bool exact);
@@ -120,10 +122,17 @@ int ctr_go_sym_frames(const struct ctr_reader *r, uint32_t tgid, uint64_t pc, bo
 		      const struct ctr_go_sym **out, int max);
 
 /*
+ * True if the capture has a create record (EV_GO_CREATE) of goroutine goid
+ * of tgid; *ts (may be NULL) gets the earliest one's time. A goroutine also
+ * listed at attach (REC_GO_G) was created while the probes were going in.
+ */
+bool ctr_go_created(const struct ctr_reader *r, uint32_t tgid, int64_t goid, uint64_t *ts);
+
+/*
  * Event records (types < REC_META, plus REC_GO_PROC and REC_GO_G, which
- * carry state at attach, and REC_GO_SNAP, goroutine snapshots) in timestamp order, ties kept in file
- * order. Returns 1 with *ev set (valid until the next call), 0 at the end,
- * -1 on a read error (err filled by ctr_error()).
+ * carry state at attach, and REC_GO_SNAP, goroutine snapshots) in timestamp order, ties kept in
+ * file order. Returns 1 with *ev set (valid until the next call), 0 at the end, -1 on a read error
+ * (err filled by ctr_error()).
  */
 int ctr_next(struct ctr_reader *r, const struct ev_header **ev);
 /*

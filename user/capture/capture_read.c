@@ -14,6 +14,7 @@
 #include <zlib.h>
 #include "capture/capture.h"
 #include "capture/capture_format.h"
+#include "capture/codec.h"
 #include "capture/gomodes.h"
 #include "lib/idmap.h"
 
@@ -58,12 +59,14 @@ struct ctr_reader {
 	size_t nmeta;
 
 	struct idmap tasks;	  /* tid -> struct ctr_task * */
+	struct idmap go_created;  /* tgid -> struct idmap * (goid -> ts of its EV_GO_CREATE) */
 	struct ctr_task **sorted; /* by tgid, then tid */
 	struct gomodes gomodes;
 
 	/* streaming state */
 	unsigned char *zbuf;
 	size_t zcap;
+	uint32_t version; /* the file's: its blocks' codec */
 	struct block *cur;
 	uint32_t off;
 	struct heap_ent *heap;
@@ -140,7 +143,6 @@ static int read_block(struct ctr_reader *r, struct block **out)
 {
 	struct ctr_block_header bh;
 	struct block *b;
-	uLongf rl;
 	size_t n;
 
 	*out = NULL;
@@ -148,7 +150,7 @@ static int read_block(struct ctr_reader *r, struct block **out)
 	if (n == 0 && feof(r->f))
 		return 0;
 	if (n != sizeof(bh) || bh.magic != CTR_BLOCK_MAGIC || bh.raw_len > CTR_BLOCK_RAW ||
-	    bh.z_len > compressBound(CTR_BLOCK_RAW)) {
+	    bh.z_len > ctr_codec_bound(CTR_BLOCK_RAW)) {
 		/* A cut or damaged tail: keep what came before it. */
 		r->info.truncated_blocks++;
 		return 0;
@@ -173,15 +175,14 @@ static int read_block(struct ctr_reader *r, struct block **out)
 		free(b);
 		return -ENOMEM;
 	}
-	rl = bh.raw_len;
-	if (uncompress(b->data, &rl, r->zbuf, bh.z_len) != Z_OK || rl != bh.raw_len ||
-	    (bh.crc32 && crc32(0, b->data, rl) != bh.crc32)) {
+	if (ctr_codec_decompress(r->version, b->data, bh.raw_len, r->zbuf, bh.z_len) ||
+	    (bh.crc32 && crc32(0, b->data, bh.raw_len) != bh.crc32)) {
 		free(b->data);
 		free(b);
 		r->info.truncated_blocks++;
 		return 0;
 	}
-	b->len = rl;
+	b->len = bh.raw_len;
 	b->refs = 1;
 	*out = b;
 	return 1;
@@ -207,11 +208,12 @@ static int rewind_to_blocks(struct ctr_reader *r)
 		set_err(r, "not a ctrace-bpf capture (bad magic)");
 		return -1;
 	}
-	if (fh.version != CTR_VERSION) {
-		set_err(r, "capture format version %u is not supported (this build reads %u)",
-			fh.version, CTR_VERSION);
+	if (fh.version < CTR_VERSION_MIN || fh.version > CTR_VERSION) {
+		set_err(r, "capture format version %u is not supported (this build reads %u to %u)",
+			fh.version, CTR_VERSION_MIN, CTR_VERSION);
 		return -1;
 	}
+	r->version = fh.version;
 	if (fh.header_size < sizeof(fh) || fseek(r->f, fh.header_size, SEEK_SET)) {
 		set_err(r, "corrupt capture header");
 		return -1;
@@ -607,6 +609,37 @@ const struct ev_go_tail *ctr_go_tail(const struct ev_header *h)
 	return (const struct ev_go_tail *)((const char *)h + base);
 }
 
+/* The first create record of each goroutine, for ctr_go_created(). */
+static void scan_go_create(struct ctr_reader *r, const struct ev_go *e)
+{
+	struct idmap *m = idmap_get_ptr(&r->go_created, e->h.tgid);
+	uint64_t *ts;
+	bool added;
+
+	if (e->goid <= 0)
+		return;
+	if (!m) {
+		m = calloc(1, sizeof(*m));
+		if (!m || idmap_put_ptr(&r->go_created, e->h.tgid, m)) {
+			free(m);
+			return;
+		}
+	}
+	ts = idmap_slot(m, (uint64_t)e->goid, &added);
+	if (ts && (added || e->h.ts < *ts))
+		*ts = e->h.ts;
+}
+
+bool ctr_go_created(const struct ctr_reader *r, uint32_t tgid, int64_t goid, uint64_t *ts)
+{
+	const struct idmap *m = idmap_get_ptr(&r->go_created, tgid);
+	const uint64_t *v = m && goid > 0 ? idmap_find(m, (uint64_t)goid) : NULL;
+
+	if (v && ts)
+		*ts = *v;
+	return v != NULL;
+}
+
 static void scan_go_mode(struct ctr_reader *r, struct ctr_info *in, const struct rec_go_mode *m)
 {
 	if (m->mode <= GO_MODE_SAMPLED)
@@ -629,6 +662,8 @@ static void scan_record(struct ctr_reader *r, const struct ev_header *h)
 	}
 	if (h->type == REC_GO_MODE)
 		scan_go_mode(r, in, (const void *)h);
+	if (h->type == EV_GO_CREATE)
+		scan_go_create(r, (const void *)h);
 	if (h->type < REC_META) {
 		in->events++;
 		if (h->ts > in->end_ts)
@@ -966,6 +1001,18 @@ const char *ctr_error(const struct ctr_reader *r)
 	return r->err;
 }
 
+static void free_go_created(struct ctr_reader *r)
+{
+	size_t it = 0;
+	uint64_t v;
+
+	while (idmap_next(&r->go_created, &it, NULL, &v)) {
+		idmap_free((struct idmap *)(uintptr_t)v);
+		free((void *)(uintptr_t)v);
+	}
+	idmap_free(&r->go_created);
+}
+
 static void free_tasks(struct ctr_reader *r)
 {
 	size_t it = 0;
@@ -990,6 +1037,7 @@ void ctr_close(struct ctr_reader *r)
 		block_put(heap_pop(r).blk);
 	block_put(r->cur);
 	free_tasks(r);
+	free_go_created(r);
 	for (size_t i = 0; i < r->nmeta; i++) {
 		free(r->meta[i].key);
 		free(r->meta[i].value);

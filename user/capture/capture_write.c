@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Capture writer: records are appended to a block buffer; a full block is
- * zlib-compressed and written whole, so a capture cut short (kill -9, full
+ * compressed (capture/codec.c) and written whole, so a capture cut short (kill -9, full
  * disk) still holds every complete block before the cut.
  */
 #include <errno.h>
@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 #include "capture/capture.h"
 #include "capture/capture_format.h"
+#include "capture/codec.h"
 
 struct ctr_writer {
 	int fd;
@@ -20,6 +20,7 @@ struct ctr_writer {
 	size_t len;
 	unsigned char *z;
 	size_t zcap;
+	struct ctr_codec *codec;
 	uint64_t bytes;
 };
 
@@ -51,9 +52,10 @@ struct ctr_writer *ctr_writer_open(const char *path)
 	if (!w)
 		return NULL;
 	w->raw = malloc(CTR_BLOCK_RAW);
-	w->zcap = compressBound(CTR_BLOCK_RAW);
+	w->zcap = ctr_codec_bound(CTR_BLOCK_RAW);
 	w->z = malloc(w->zcap);
-	if (!w->raw || !w->z) {
+	w->codec = ctr_codec_new();
+	if (!w->raw || !w->z || !w->codec) {
 		err = ENOMEM;
 		goto fail;
 	}
@@ -73,6 +75,7 @@ struct ctr_writer *ctr_writer_open(const char *path)
 	}
 	return w;
 fail:
+	ctr_codec_free(w->codec);
 	free(w->raw);
 	free(w->z);
 	free(w);
@@ -83,21 +86,21 @@ fail:
 int ctr_writer_flush(struct ctr_writer *w)
 {
 	struct ctr_block_header bh;
-	uLongf zlen = w->zcap;
+	size_t zlen;
 
 	if (w->err)
 		return w->err;
 	if (!w->len)
 		return 0;
-	/* Level 1: the collector shares the CPUs with what it traces. */
-	if (compress2(w->z, &zlen, w->raw, w->len, 1) != Z_OK) {
+	zlen = ctr_codec_compress(w->codec, w->z, w->zcap, w->raw, w->len);
+	if (!zlen) {
 		w->err = -EIO;
 		return w->err;
 	}
 	bh.magic = CTR_BLOCK_MAGIC;
 	bh.raw_len = w->len;
 	bh.z_len = zlen;
-	/* The zlib stream's own Adler-32 already checks the block. */
+	/* The zstd frame's own checksum already checks the block. */
 	bh.crc32 = 0;
 	w->err = write_all(w, &bh, sizeof(bh));
 	if (!w->err)
@@ -155,6 +158,7 @@ int ctr_writer_close(struct ctr_writer *w)
 		err = -errno;
 	if (close(w->fd) < 0 && !err)
 		err = -errno;
+	ctr_codec_free(w->codec);
 	free(w->raw);
 	free(w->z);
 	free(w);

@@ -51,6 +51,8 @@
 
 #define PCDATA_INLTREEINDEX 2
 #define FUNCDATA_INLTREE    3
+/* A compiler-made `go f(x)` wrapper: a uint32 text offset of f (1.17+). */
+#define FUNCDATA_WRAPINFO 7
 
 /*
  * runtime.inlinedCall. 1.18-1.19: {parent int16, funcID, pad, file int32,
@@ -1218,23 +1220,59 @@ static bool find_gofunc(struct goelf *g)
 	return g->gofunc_state > 0;
 }
 
+/* Funcdata i of function record f, as an address: false if it has none. */
+static bool fn_funcdata(struct goelf *g, struct span f, unsigned int i, uint64_t *addr)
+{
+	unsigned int hdr = g->pcln.magic == PCLN_MAGIC_118 ? FUNC_SIZE_118 : FUNC_SIZE_120;
+	uint32_t fd;
+
+	if (!span_has(f, 0, hdr) || f.p[hdr - 1] <= i)
+		return false;
+	if (!span_u32(g, f, hdr + 4 * (uint64_t)fn_field(g, f, FUNC_NPCDATA) + 4 * i, &fd) ||
+	    fd == UINT32_MAX || !find_gofunc(g))
+		return false;
+	*addr = g->gofunc + fd;
+	return true;
+}
+
 /* pc-value table of inline tree indexes and the tree's address, if any. */
 static bool fn_inltree(struct goelf *g, struct span f, uint32_t *pcdata, uint64_t *tree)
 {
 	unsigned int hdr = g->pcln.magic == PCLN_MAGIC_118 ? FUNC_SIZE_118 : FUNC_SIZE_120;
-	uint32_t npcdata, fd;
 
-	if (!span_has(f, 0, hdr))
+	if (!span_has(f, 0, hdr) || fn_field(g, f, FUNC_NPCDATA) <= PCDATA_INLTREEINDEX)
 		return false;
-	npcdata = fn_field(g, f, FUNC_NPCDATA);
-	if (npcdata <= PCDATA_INLTREEINDEX || f.p[hdr - 1] <= FUNCDATA_INLTREE)
+	if (!span_u32(g, f, hdr + 4 * PCDATA_INLTREEINDEX, pcdata) || !*pcdata)
 		return false;
-	if (!span_u32(g, f, hdr + 4 * PCDATA_INLTREEINDEX, pcdata) || !*pcdata ||
-	    !span_u32(g, f, hdr + 4 * (uint64_t)npcdata + 4 * FUNCDATA_INLTREE, &fd) ||
-	    fd == UINT32_MAX || !find_gofunc(g))
-		return false;
-	*tree = g->gofunc + fd;
-	return true;
+	return fn_funcdata(g, f, FUNCDATA_INLTREE, tree);
+}
+
+int goelf_trace_start(struct goelf *g, uint64_t pc, uint64_t *out)
+{
+	uint64_t wi, target;
+	const uint8_t *p;
+	uint32_t i, j;
+	int ret = pcln_index(g, pc, &i);
+
+	if (ret)
+		return ret;
+	*out = pc;
+	if (!fn_funcdata(g, fn_rec(g, i), FUNCDATA_WRAPINFO, &wi))
+		return 0;
+	p = vaddr_ptr(g, wi, 4);
+	if (!p) {
+		set_err(g, "wrapper info of pc %#" PRIx64 " is not in the file", pc);
+		return -EINVAL;
+	}
+	/* moduledata.textAddr: one text section on the architectures we read. */
+	target = g->pcln.text_start + rd(g->be, p, 4);
+	if (pcln_index(g, target, &j) || g->pcln.text_start + fn_entryoff(g, j) != target) {
+		set_err(g, "wrapper at %#" PRIx64 " names %#" PRIx64 ", not a function entry", pc,
+			target);
+		return -EINVAL;
+	}
+	*out = target;
+	return 0;
 }
 
 /* Name and parentPc of inline tree entry ix. */

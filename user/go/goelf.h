@@ -65,6 +65,12 @@ struct goelf_frame {
  * with the innermost file:line (as goelf_pc_lookup()).
  */
 int goelf_pc_frames(struct goelf *g, uint64_t pc, struct goelf_frame *out, int max);
+/*
+ * The pc Go's execution trace names a goroutine started at pc after (the
+ * runtime's startPCforTrace): for a compiler-made `go f(x)` wrapper, which
+ * carries FUNCDATA_WrapInfo, the entry of f; otherwise pc itself.
+ */
+int goelf_trace_start(struct goelf *g, uint64_t pc, uint64_t *out);
 /* Entry and size of the function containing pc (pclntab only). */
 int goelf_pc_func(struct goelf *g, uint64_t pc, uint64_t *entry, uint64_t *size);
 

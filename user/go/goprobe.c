@@ -835,47 +835,32 @@ void goprobe_note(struct goprobe *gp, const struct ev_header *h)
 }
 
 /*
- * `go f(x)` starts a compiler-made wrapper (main.main.func3, or
- * main.main.gowrap1 since go1.22) whose only call is f: name the goroutine
- * after f, as a reader of the source would.
+ * Go's trace names a goroutine after the frame at startPCforTrace(startpc):
+ * the wrapped f of a `go f(x)` wrapper, else the start pc itself; at that
+ * one pc, the innermost function (code inlined at an entry names it). Since
+ * go1.21 the runtime prints generic names with "[...]" for the shapes.
  */
-static const char *unwrap_start(struct goproc *p, uint64_t entry, const char *name)
+static int trace_start_frame(struct goproc *p, uint64_t startpc, struct goelf_frame *out, char *buf,
+			     size_t len)
 {
-	uint8_t code[512];
-	uint64_t target = 0, e, sz, addr, size;
-	const char *tfunc, *file;
-	int line, calls = 0;
+	struct goelf_frame fr[GO_SYM_MAX_FRAMES];
+	const char *open, *close;
+	uint64_t pc;
+	int n;
 
-	if (!strstr(name, ".func") && !strstr(name, ".gowrap"))
-		return name;
-	if (goelf_pc_func(p->elf, entry, &addr, &size) || addr != entry)
-		return name;
-	if (size > sizeof(code))
-		return name;
-	if (goelf_read_code(p->elf, entry, code, size))
-		return name;
-	for (size_t i = 0; i + 5 <= size; i++) {
-		int32_t rel;
-		uint64_t t;
-
-		if (code[i] != 0xe8)
-			continue;
-		memcpy(&rel, code + i + 1, 4);
-		t = entry + i + 5 + (int64_t)rel;
-		/* Only real call targets: the entry of a known function. */
-		if (goelf_pc_func(p->elf, t, &e, &sz) || e != t ||
-		    goelf_pc_lookup(p->elf, t, &tfunc, &file, &line) || !tfunc)
-			continue;
-		/* Write barriers, morestack, panics: not the wrapped call. */
-		if (!strncmp(tfunc, "runtime.", 8))
-			continue;
-		target = t;
-		calls++;
+	if (goelf_trace_start(p->elf, startpc, &pc))
+		pc = startpc;
+	n = goelf_pc_frames(p->elf, pc, fr, GO_SYM_MAX_FRAMES);
+	if (n < 1 || !fr[0].func)
+		return -1;
+	*out = fr[0];
+	open = strchr(fr[0].func, '[');
+	close = strrchr(fr[0].func, ']');
+	if ((p->major > 1 || p->minor >= 21) && open && close > open) {
+		snprintf(buf, len, "%.*s[...]%s", (int)(open - fr[0].func), fr[0].func, close + 1);
+		out->func = buf;
 	}
-	if (calls != 1 || goelf_pc_lookup(p->elf, target, &tfunc, &file, &line) || !tfunc ||
-	    !strncmp(tfunc, "runtime.", 8))
-		return name;
-	return tfunc;
+	return 0;
 }
 
 /* One REC_GO_SYM: a frame of pc; flags carry exact and the inline depth. */
@@ -926,19 +911,19 @@ int goprobe_write_symbols(struct goprobe *gp, struct ctr_writer *w)
 	for (size_t i = 0; i < PC_SET_MAX; i++) {
 		const struct pc_ent *e = &gp->pcs[i];
 		struct goelf_frame fr[GO_SYM_MAX_FRAMES];
+		char name[520];
 		struct goproc *p;
 		int n, rc;
 
 		if (!e->pc || !(p = find_proc(gp, e->tgid)))
 			continue;
-		/* A return address belongs to the call before it. */
-		n = goelf_pc_frames(p->elf, e->pc - p->bias - (e->exact ? 0 : 1), fr,
-				    GO_SYM_MAX_FRAMES);
+		/* A start pc: one frame, the one Go's trace names the goroutine after. */
+		if (e->exact)
+			n = trace_start_frame(p, e->pc - p->bias, fr, name, sizeof(name)) ? 0 : 1;
+		else /* A return address belongs to the call before it. */
+			n = goelf_pc_frames(p->elf, e->pc - p->bias - 1, fr, GO_SYM_MAX_FRAMES);
 		if (n < 1)
 			continue;
-		/* A start pc is a function entry: one frame, the physical function. */
-		if (e->exact && fr[n - 1].func)
-			fr[n - 1].func = unwrap_start(p, e->pc - p->bias, fr[n - 1].func);
 		/* Innermost first; old readers keep the first record of a pc. */
 		for (int d = 0; d < n; d++) {
 			rc = write_sym(w, e->tgid, e->pc,

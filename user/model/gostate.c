@@ -501,6 +501,12 @@ static void on_snapshot(struct gostate *s, const struct rec_go_g *e)
 
 	if (gfind(s, e->h.tgid, e->goid))
 		return;
+	/*
+	 * Created after the create probe went in, before the walk read it: its
+	 * create record, later in time, makes it with its creator and stack.
+	 */
+	if (ctr_go_created(s->r, e->h.tgid, e->goid, NULL))
+		return;
 	n = gnew(s, e->h.tgid, e->goid, e->startpc, e->parent_goid ? e->parent_goid : -1, true);
 	if (!n)
 		return;
@@ -604,6 +610,22 @@ static void sampled_tail(struct gostate *s, const struct ev_header *h, const str
 	idmap_put(&s->seen, h->tid, h->ts);
 }
 
+/* A syscall's exit has no tail: its goroutine is the one that entered. */
+static void sampled_sys_exit(struct gostate *s, const struct ev_header *h)
+{
+	struct gnode *n = thread_cur(s, h->tid);
+	struct gs_trans t = {.ts = h->ts,
+			     .tid = h->tid,
+			     .cpu = h->cpu,
+			     .p = -1,
+			     .to = GS_RUNNING,
+			     .label = "Running"};
+
+	if (n && n->g.state == GS_SYSCALL)
+		emit(s, n, &t);
+	idmap_put(&s->seen, h->tid, h->ts);
+}
+
 /* Handles switch and syscall records in sampled mode; false for others. */
 static bool sampled_event(struct gostate *s, const struct ev_header *h)
 {
@@ -614,6 +636,8 @@ static bool sampled_event(struct gostate *s, const struct ev_header *h)
 	g = ctr_go_tail(h);
 	if (g && ctr_go_proc_find(s->r, h->tgid))
 		sampled_tail(s, h, g);
+	else if (h->type == EV_SYS_EXIT && s->sampled && ctr_go_proc_find(s->r, h->tgid))
+		sampled_sys_exit(s, h);
 	if (h->type == EV_SCHED_SWITCH) {
 		const struct ev_sched_switch *e = (const void *)h;
 

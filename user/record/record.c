@@ -846,7 +846,7 @@ static int rec_loop(struct recorder *r)
 	uint64_t last_stats = r->start;
 
 	while (!stop_signal) {
-		uint64_t now, drain_start;
+		uint64_t now, drain_start, wm;
 		int prc;
 
 		prc = tracer_poll(r->t, poll_ms(r));
@@ -857,7 +857,10 @@ static int rec_loop(struct recorder *r)
 			errmsg("reading ring buffers: %s", strerror(-prc));
 			return EXIT_RUNTIME;
 		}
-		write_watermark(r, drain_start - WATERMARK_MARGIN_NS);
+		wm = drain_start - WATERMARK_MARGIN_NS;
+		if (tracer_pending_ts(r->t) < wm)
+			wm = tracer_pending_ts(r->t);
+		write_watermark(r, wm);
 		flush_exec_queue(r);
 		/* Before snapshots: none is taken after the stop. */
 		if (r->werr || stop_signal || rec_should_stop(r, now_boot_ns()))

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "record/tracer.h" /* bpf/ctrace.h first: the skeleton's .bss names its types */
@@ -33,6 +34,10 @@ struct tracer {
 	int *ring_fds;
 	int nrings;
 	int ncpus;
+	struct stage *stages; /* the stages map, mmapped: one per CPU */
+	size_t stages_len;
+	struct stage taken;  /* a batch copied out of a stage */
+	uint64_t pending_ts; /* oldest record seen in a stage held by a handler */
 	struct tracer_opts opts;
 	/* tracer_flush(): CPUs that have switched after flush_after, in the rings read */
 	bool flushing;
@@ -68,17 +73,80 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
+/* A ring record is one record or a stage's batch of them. */
+static int each_record(struct tracer *t, const void *data, size_t size)
+{
+	size_t off = 0;
+
+	while (size - off >= sizeof(struct ev_header)) {
+		const struct ev_header *h = (const void *)((const char *)data + off);
+		int rc;
+
+		if (h->size < sizeof(*h) || h->size > size - off)
+			break;
+		if (t->flushing && h->type == EV_SCHED_SWITCH && h->ts > t->flush_after &&
+		    h->cpu < t->ncpus)
+			t->switched[h->cpu] = true;
+		rc = t->opts.sample(t->opts.ctx, h);
+		if (rc)
+			return rc;
+		off += (h->size + 7u) & ~7u;
+	}
+	return 0;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
-	struct tracer *t = ctx;
-	const struct ev_header *h = data;
+	return each_record(ctx, data, size);
+}
 
-	if (size < sizeof(*h) || h->size > size)
-		return 0;
-	if (t->flushing && h->type == EV_SCHED_SWITCH && h->ts > t->flush_after &&
-	    h->cpu < t->ncpus)
-		t->switched[h->cpu] = true;
-	return t->opts.sample(t->opts.ctx, h);
+static int map_stages(struct tracer *t)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	t->stages_len = (t->ncpus * sizeof(struct stage) + page - 1) / page * page;
+	p = mmap(NULL, t->stages_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bpf_map__fd(t->skel->maps.stages), 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	t->stages = p;
+	return 0;
+}
+
+/*
+ * Takes what each CPU has staged. A stage a handler holds right now is left
+ * to the next drain; its oldest record bounds what the caller may call
+ * complete (tracer_pending_ts).
+ */
+static int take_stages(struct tracer *t)
+{
+	t->pending_ts = UINT64_MAX;
+	for (int cpu = 0; cpu < t->ncpus; cpu++) {
+		struct stage *s = &t->stages[cpu];
+		uint32_t len;
+		int rc;
+
+		if (__atomic_exchange_n(&s->busy, 1, __ATOMIC_ACQUIRE)) {
+			len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+			if (len >= sizeof(struct ev_header)) {
+				uint64_t ts = ((const struct ev_header *)s->buf)->ts;
+
+				if (ts < t->pending_ts)
+					t->pending_ts = ts;
+			}
+			continue;
+		}
+		len = s->len < STAGE_BYTES ? s->len : STAGE_BYTES;
+		memcpy(t->taken.buf, s->buf, len);
+		s->len = 0;
+		s->n = 0;
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+		rc = each_record(t, t->taken.buf, len);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 struct tracer *tracer_open(const struct tracer_opts *o, char *err, size_t errlen)
@@ -108,6 +176,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, char *err, size_t errlen
 	t->skel->rodata->filter_syscalls = o->filter_syscalls;
 	t->skel->rodata->self_tgid = o->self_tgid;
 	bpf_map__set_max_entries(t->skel->maps.rings, t->ncpus);
+	bpf_map__set_max_entries(t->skel->maps.stages, t->ncpus);
 	/* Not verified, nor attached, unless CPU samples are wanted. */
 	bpf_program__set_autoload(t->skel->progs.handle_cpu_sample, o->cpu_sample);
 
@@ -118,6 +187,11 @@ struct tracer *tracer_open(const struct tracer_opts *o, char *err, size_t errlen
 		goto fail;
 	}
 
+	rc = map_stages(t);
+	if (rc) {
+		snprintf(err, errlen, "cannot map the staging buffers: %s", strerror(-rc));
+		goto fail;
+	}
 	outer = bpf_map__fd(t->skel->maps.rings);
 	t->ring_fds = calloc(t->ncpus, sizeof(int));
 	if (!t->ring_fds) {
@@ -179,10 +253,14 @@ int tracer_poll(struct tracer *t, int timeout_ms)
 	return tracer_drain(t);
 }
 
+/* Stages first: a handler that flushes one meanwhile leaves it in the ring. */
 int tracer_drain(struct tracer *t)
 {
-	int rc = ring_buffer__consume(t->rb);
+	int rc = take_stages(t);
 
+	if (rc)
+		return rc;
+	rc = ring_buffer__consume(t->rb);
 	return rc < 0 && rc != -EINTR ? rc : 0;
 }
 
@@ -212,9 +290,11 @@ static void switch_everywhere(struct tracer *t, bool *want)
 /*
  * The kernel handlers run with preemption off, so no context switch
  * happens on a CPU between a handler's timestamp and its commit: once a
- * ring yields a sched_switch stamped after ts, every record of that CPU
- * stamped up to ts has been read. (Uprobe handlers can be preempted; the
- * caller detaches them first, which waits for those in flight.)
+ * CPU's stage or ring yields a sched_switch stamped after ts, every record
+ * of that CPU stamped up to ts has been read (a drain takes the stages
+ * before the ring, and a record moves from stage to ring, never back).
+ * Uprobe handlers can be preempted; the caller detaches them first, which
+ * waits for those in flight.
  */
 int tracer_flush(struct tracer *t, uint64_t ts, int timeout_ms)
 {
@@ -247,6 +327,11 @@ int tracer_flush(struct tracer *t, uint64_t ts, int timeout_ms)
 	t->switched = NULL;
 	free(want);
 	return rc ? rc : missing;
+}
+
+uint64_t tracer_pending_ts(const struct tracer *t)
+{
+	return t->pending_ts;
 }
 
 int tracer_drops(struct tracer *t, __u64 drops[EV_KERNEL_MAX])
@@ -295,6 +380,8 @@ void tracer_close(struct tracer *t)
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
+	if (t->stages)
+		munmap(t->stages, t->stages_len);
 	ctrace_bpf__destroy(t->skel);
 	for (int i = 0; i < t->nrings; i++)
 		close(t->ring_fds[i]);

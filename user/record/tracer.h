@@ -36,6 +36,11 @@ int tracer_drain(struct tracer *t);
  * were not confirmed, or a negative error.
  */
 int tracer_flush(struct tracer *t, uint64_t ts, int timeout_ms);
+/*
+ * After a drain: the oldest timestamp of records still staged in a stage a
+ * handler held at the time, UINT64_MAX if none.
+ */
+uint64_t tracer_pending_ts(const struct tracer *t);
 /* Records lost in the kernel so far, summed over CPUs, by type. */
 int tracer_drops(struct tracer *t, __u64 drops[EV_KERNEL_MAX]);
 /* The ring-buffer array and drop counters, for other BPF objects to share. */
