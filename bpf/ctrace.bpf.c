@@ -125,9 +125,10 @@ static __always_inline __s64 report_state(bool preempt, unsigned int state,
 }
 
 /*
- * A thread of a Go process in sampled mode gets the goroutine it ran
- * appended to its switch and syscall records; for every other thread this
- * costs one short scan of go_tls[] in .bss, no helper call.
+ * A thread of a Go process gets the goroutine it ran appended to its switch
+ * and syscall records (sampled mode; full mode: syscall entries only); for
+ * every other thread this costs one short scan of go_tls[] in .bss, no
+ * helper call.
  */
 static __always_inline void go_tail(struct ev_header *h, __u32 base, struct task_struct *t,
 				    const struct go_tls_cfg *c)
@@ -144,9 +145,13 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	__u64 ts = bpf_ktime_get_boot_ns();
 	__u32 cpu = bpf_get_smp_processor_id();
 	const struct go_tls_cfg *go = go_tls_find(prev->tgid);
-	__u32 size = sizeof(struct ev_sched_switch) + (go ? sizeof(struct ev_go_tail) : 0);
 	struct ev_sched_switch *e;
 	struct stage *s;
+	__u32 size;
+
+	if (go && (go->flags & GO_TLS_F_ENTER_ONLY))
+		go = NULL;
+	size = sizeof(struct ev_sched_switch) + (go ? sizeof(struct ev_go_tail) : 0);
 
 	e = stage_reserve(&s, cpu, EV_SCHED_SWITCH, size);
 	if (!e)
@@ -307,10 +312,11 @@ static __always_inline bool want_syscalls(__u32 tgid)
 /*
  * Starts a syscall record for the current task if its syscalls are wanted:
  * the filter comes before anything else, since with -p most syscalls
- * system-wide are not. A Go thread in sampled mode gets a goroutine tail
- * at entry only: no goroutine switch can happen on a thread inside a
- * syscall, so the exit's goroutine is the entry's, and the two user memory
- * reads a tail costs are not repeated. stage_commit() ends the record.
+ * system-wide are not. A Go thread gets a goroutine tail (in sampled mode,
+ * and in full mode too) at entry only: no goroutine switch can happen on a
+ * thread inside a syscall, so the exit's goroutine is the entry's, and the
+ * two user memory reads a tail costs are not repeated. stage_commit() ends
+ * the record.
  */
 static __always_inline void *sys_record(struct stage **sp, __u32 *cpup, __u16 type, __u32 size)
 {
@@ -436,7 +442,7 @@ int handle_cpu_sample(struct bpf_perf_event_data *ctx)
 	e->goid = -1;
 	e->pad = 0;
 	gc = go_tls_find(id_tgid >> 32);
-	if (gc)
+	if (gc && !(gc->flags & GO_TLS_F_ENTER_ONLY))
 		e->goid = sample_goid(t, gc);
 	n = bpf_get_stack(ctx, e->stack, CPU_SAMPLE_MAX_STACK * sizeof(__u64), BPF_F_USER_STACK);
 	e->nstack = n > 0 ? n / sizeof(__u64) : 0;

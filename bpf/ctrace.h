@@ -35,6 +35,12 @@ enum ev_type {
 	EV_GO_SCHED = 36,   /* g stops running but stays runnable; kind says why */
 	EV_GO_EXIT = 37,    /* goexit0 */
 	EV_CPU_SAMPLE = 38, /* sampled mode: a CPU-clock sample of a target thread */
+	/*
+	 * handoffp: P p leaves its M (sysmon's retake of a P in a syscall,
+	 * entersyscallblock, ...); struct ev_go without a stack, goid the
+	 * probing M's own goroutine (0: none, as for sysmon), g 0.
+	 */
+	EV_GO_HANDOFF = 39,
 	EV_KERNEL_MAX = 64, /* kernel records are below; drops are counted per type */
 
 	/* Records written by the collector into the capture. */
@@ -54,7 +60,9 @@ enum ev_type {
  * h.flags bit of EV_SCHED_SWITCH, EV_SYS_ENTER and EV_SYS_EXIT: the record
  * ends in a struct ev_go_tail, the goroutine the thread ran (for a switch,
  * the thread switched out) read from its TLS. Only target threads of Go
- * processes in sampled mode carry one.
+ * processes carry one: in sampled mode every such record, in full mode only
+ * EV_SYS_ENTER (GO_TLS_F_ENTER_ONLY), whose goroutine status tells a
+ * goroutine's syscall (_Gsyscall, through entersyscall) from the runtime's.
  */
 #define EV_F_GO_TAIL 0x8000
 
@@ -206,7 +214,10 @@ struct go_tls_cfg {
 	__u16 goid;    /* offsets inside the window */
 	__u16 status;
 	__u16 reason;
+	__u32 flags; /* GO_TLS_F_* */
 };
+/* Only EV_SYS_ENTER records get a tail (full mode). */
+#define GO_TLS_F_ENTER_ONLY 0x1
 
 /*
  * The goroutine probes copy this many leading bytes of a g or m at once;
@@ -240,6 +251,7 @@ enum go_probe {
 	GP_INJECTGLIST,
 	GP_EXITSYSCALL0,
 	GP_GOSCHEDIMPL, /* go1.22+: goschedImpl(gp, preempted) */
+	GP_HANDOFFP,	/* handoffp(pp): AX = the P */
 };
 #define GP_COOKIE(probe, guard_disp, cmp_r12)                                                      \
 	((__u64)(probe) | ((__u64)(guard_disp) << 8) | ((__u64)(cmp_r12) << 16))

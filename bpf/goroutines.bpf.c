@@ -216,6 +216,45 @@ static __always_inline int emit(struct hit *x, __u16 type, __u64 gp, __s64 other
 	return 0;
 }
 
+/*
+ * handoffp(pp): the P leaves its M. For sysmon's retake of a P in a syscall
+ * this is the moment Go's own trace writes GoSysBlock; the writer finds the
+ * goroutine from the P. goid: the probing M's goroutine (entersyscallblock's
+ * own; 0 for sysmon, which has none).
+ */
+static __always_inline int emit_handoff(struct hit *x, __u64 pp, __s64 goid)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct ev_go *e;
+	__s32 id = -1;
+
+	if (!pp || x->cfg->p_id < 0)
+		return 0;
+	if (bpf_probe_read_user(&id, sizeof(id), (void *)(pp + x->cfg->p_id)))
+		return 0;
+	e = reserve(cpu, EV_GO_HANDOFF, sizeof(struct ev_go));
+	if (!e)
+		return 0;
+	e->h.ts = bpf_ktime_get_boot_ns();
+	e->h.type = EV_GO_HANDOFF;
+	e->h.size = sizeof(struct ev_go);
+	e->h.cpu = cpu;
+	e->h.flags = 0;
+	e->h.tid = (__u32)x->pid_tgid;
+	e->h.tgid = x->pid_tgid >> 32;
+	e->g = 0;
+	e->goid = goid;
+	e->other_goid = 0;
+	e->pc = 0;
+	e->pc2 = 0;
+	e->p = id;
+	e->reason = 0;
+	e->kind = 0;
+	e->nstack = 0;
+	submit(e, cpu);
+	return 0;
+}
+
 static __always_inline int go_probe(struct pt_regs *ctx)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
@@ -262,12 +301,15 @@ static __always_inline int go_probe(struct pt_regs *ctx)
 		x.p = v;
 	}
 	/* The waker or creator: the M's user goroutine (these run on g0). */
-	if (curg && (probe == GP_READY || probe == GP_NEWPROC || probe == GP_INJECTGLIST)) {
+	if (curg && (probe == GP_READY || probe == GP_NEWPROC || probe == GP_INJECTGLIST ||
+		     probe == GP_HANDOFFP)) {
 		read_struct(x.s->actor, curg, x.cfg);
 		curgoid = get64(x.s->actor, x.cfg->g_goid);
 	}
 
 	gp = probe == GP_NEWPROC ? go_arg1(ctx) : go_arg0(ctx);
+	if (probe == GP_HANDOFFP)
+		return emit_handoff(&x, gp, curgoid);
 	if (probe != GP_INJECTGLIST && !read_struct(x.s->g, gp, x.cfg))
 		return 0;
 

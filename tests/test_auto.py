@@ -31,7 +31,8 @@ test_auto_quiet: the sleep program stays full (no governor record; the
 summary says "auto: full"; the report says so too).
 
 test_auto_full_option: --goroutines full on the busy worker pool never
-switches (no governor record, transitions to the end, no tails).
+switches (no governor record, transitions to the end, tails on syscall
+entries only).
 
 test_auto_max_overhead: bad --max-overhead values (0, -1, 101, abc) exit 2
 with one line. --max-overhead 100 is accepted; whether the worker pool
@@ -336,6 +337,15 @@ def test_auto_attach(tmp):
     check_switched(ctrlib.load(ctr), rec.stderr)
 
 
+def check_full_tails(cap):
+    """Full mode: only syscall entries carry the goroutine (whether it made the
+    syscall itself, as Go's trace counts them), switches and exits none."""
+    tails = [x for x in cap.records if x.flags & ctrlib.EV_F_GO_TAIL]
+    check(tails, "no syscall entry of the Go target carries its goroutine in full mode")
+    other = {x.type for x in tails} - {ctrlib.EV_SYS_ENTER}
+    check(not other, f"full mode: goroutine tails on record types {sorted(other)}")
+
+
 def test_auto_quiet(tmp):
     """sleep: a few hundred transitions; the governor keeps full mode."""
     need_root()
@@ -350,7 +360,7 @@ def test_auto_quiet(tmp):
     check(sw is None, f"switched on the quiet program: {sw and sw.f}")
     check(first.f["mode_flags"] & GO_MODE_F_AUTO, f"first mode record {first.f}")
     check("goroutines: auto: full (" in r.stderr, f"summary: {r.stderr[-400:]!r}")
-    check(not [x for x in cap.records if x.flags & ctrlib.EV_F_GO_TAIL], "tails in full mode")
+    check_full_tails(cap)
     rep = ctrace("report", ctr, timeout=60)
     check("goroutines: auto — full for the whole capture" in rep.stdout,
           f"report: {rep.stdout[-400:]!r}")
@@ -377,7 +387,7 @@ def test_auto_full_option(tmp):
     span = cap.end.ts - first.ts
     check(gos[-1].ts - first.ts > 0.9 * span if span else True,
           "goroutine transitions stop before the end")
-    check(not [x for x in cap.records if x.flags & ctrlib.EV_F_GO_TAIL], "tails in full mode")
+    check_full_tails(cap)
     summary = [ln for ln in r.stderr.splitlines() if " events, " in ln and "goroutines:" in ln]
     check(len(summary) == 1 and summary[0].endswith("goroutines: full"),
           f"summary: {r.stderr[-300:]!r}")

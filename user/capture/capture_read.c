@@ -268,6 +268,7 @@ static size_t min_size(uint16_t type)
 	case EV_GO_UNBLOCK:
 	case EV_GO_SCHED:
 	case EV_GO_EXIT:
+	case EV_GO_HANDOFF:
 		return sizeof(struct ev_go);
 	case REC_GO_PROC:
 		return sizeof(struct rec_go_proc);
@@ -291,7 +292,7 @@ static bool valid_record(const struct ev_header *h)
 {
 	if (h->size < min_size(h->type))
 		return false;
-	if (h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT) {
+	if ((h->type >= EV_GO_CREATE && h->type <= EV_GO_EXIT) || h->type == EV_GO_HANDOFF) {
 		const struct ev_go *e = (const void *)h;
 
 		return e->nstack <= GO_MAX_STACK && sizeof(*e) + e->nstack * 8u <= h->size;

@@ -206,9 +206,11 @@ static void print_summary(const char *out, enum out_format f, const struct forma
 		return;
 	fprintf(stderr,
 		"ctrace-bpf: go trace of pid %u: %" PRIu64 " goroutines, %" PRIu64
-		" events, %" PRIu64 " repairs (%" PRIu64 " in goroutine reconstruction)%s\n",
-		gs->tgid, gs->goroutines, gs->events, gs->repairs + gs->gostate_repairs,
-		gs->gostate_repairs,
+		" events, %" PRIu64 " repairs (%" PRIu64 " in goroutine reconstruction, %" PRIu64
+		" by the trace's rules), %" PRIu64 " events left out%s\n",
+		gs->tgid, gs->goroutines, gs->events,
+		gs->repairs + gs->gostate_repairs + gs->rule_repairs, gs->gostate_repairs,
+		gs->rule_repairs, gs->rule_drops,
 		gs->go_procs > 1 ? "; the busiest of several Go processes" : "");
 }
 

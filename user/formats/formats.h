@@ -30,6 +30,8 @@ struct gotrace_stats {
 	uint64_t events;
 	uint64_t repairs;	  /* transitions the writer synthesized */
 	uint64_t gostate_repairs; /* the same, in goroutine reconstruction */
+	uint64_t rule_repairs;	  /* the same, by the trace's rules (gotrace_rules.c) */
+	uint64_t rule_drops;	  /* events the rules left out */
 };
 
 /* What a writer reports to its caller besides the file; zeroed by the caller. */

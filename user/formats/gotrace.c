@@ -9,11 +9,18 @@
  * - goroutines alive at attach are declared at the first timestamp
  *   (GoCreate + GoWaiting/GoInSyscall), decided from the first thing seen
  *   about each, as the runtime's StartTrace would have written them;
- * - every event is timestamped no earlier than the previous event of its
- *   P and of each goroutine it involves, so the parser's merge of the P
- *   streams is always consistent and in time order;
+ * - every event passes through the trace's rules (gotrace_rules.c) on its
+ *   way to its P's stream: there it is timestamped no earlier than what it
+ *   depends on and given its sequence number, and whatever would make the
+ *   parser's merge of the P streams inconsistent is repaired or dropped,
+ *   and counted, so the file always opens;
  * - a transition the trace grammar needs but the capture lacks (a lost
  *   wake-up, a lost stop) is synthesized and counted as a repair;
+ * - syscalls are Go's own: a goroutine's syscall (what the model keeps,
+ *   entersyscall's) is a GoSysCall; when its P is handed off meanwhile
+ *   (sysmon's retake, seen by the handoffp probe, or inferred when the P
+ *   runs another goroutine or the goroutine comes back without it) a
+ *   GoSysBlock, then GoSysExit and GoStart where it runs again;
  * - what the parsers check besides: every GoCreate has a one-frame start
  *   stack with a non-zero PC, a PC always names the same function and line,
  *   nothing is left running at the end (all goroutines stopped, all Ps
@@ -30,46 +37,23 @@
 #include "go/go_offsets.h"
 #include "model/gostate.h"
 #include "formats/gotrace.h"
+#include "formats/gotrace_rules.h"
 #include "model/gostack.h"
 #include "lib/idmap.h"
 #include "lib/pbwriter.h"
 #include "lib/util.h"
 
-/* Event types of the go1.19 format. */
-enum {
-	EV_BATCH = 1,
-	EV_FREQUENCY = 2,
-	EV_STACK = 3,
-	EV_GOMAXPROCS = 4,
-	EV_PROC_START = 5,
-	EV_PROC_STOP = 6,
-	EV_GO_CREATE_T = 13,
-	EV_GO_START_T = 14,
-	EV_GO_END = 15,
-	EV_GO_SCHED_T = 17,
-	EV_GO_PREEMPT = 18,
-	EV_GO_SLEEP = 19,
-	EV_GO_BLOCK_T = 20,
-	EV_GO_UNBLOCK_T = 21,
-	EV_GO_BLOCK_SEND = 22,
-	EV_GO_BLOCK_RECV = 23,
-	EV_GO_BLOCK_SELECT = 24,
-	EV_GO_BLOCK_SYNC = 25,
-	EV_GO_BLOCK_COND = 26,
-	EV_GO_BLOCK_NET = 27,
-	EV_GO_SYSCALL = 28,
-	EV_GO_SYSEXIT = 29,
-	EV_GO_SYSBLOCK = 30,
-	EV_GO_WAITING = 31,
-	EV_GO_INSYSCALL = 32,
-	EV_STRING = 37,
-	EV_GO_BLOCK_GC = 42,
-};
-
 #define HEADER	   "go 1.19 trace\0\0\0"
-#define MAX_P	   4096
+#define MAX_P	   GTC_MAX_P
 #define MAX_FRAMES 40
 #define NBUCKETS   16384
+#define GUESS_RING 64
+/*
+ * A P is retaken (its status changed) a little before handoffp's probe
+ * fires; a goroutine whose thread went on after its syscall that recently
+ * may still have lost its P to it.
+ */
+#define RETAKE_SLACK_NS 50000
 /* Synthetic frames (syscall names, unknown start functions) get PCs here. */
 #define SYNTH_PC_BASE 0xfffffff000000000ull
 
@@ -122,22 +106,28 @@ struct gtg {
 	int64_t goid;
 	enum gt_state st;
 	int32_t p; /* P it runs on, or ran on last */
-	uint64_t seq;
-	uint64_t last_ts;
 	uint64_t startpc;
 	uint64_t first_pc; /* outermost own frame seen, to name an unknown start */
 	enum gt_init init;
 	bool declared;
-	bool sys_since_start;
 	bool attach_running; /* running at attach on a P not known yet */
-	/* the syscall it is in (per gostate) */
-	bool in_sys, sys_lazy, sys_shown;
-	long sys_nr;
-	uint32_t sys_tid;
-	uint64_t sys_enter, sys_exit;
-	/* exited a syscall, no goroutine event since (its thread may have lost it) */
-	bool after_exit, left_pending;
+	/* in a syscall (per gostate): the goroutine's own, entersyscall's */
+	bool in_sys;
+	uint64_t sys_exit; /* GT_SYSBLOCKED: when the syscall returned, 0: not yet */
+	/*
+	 * exited a syscall, nothing of it seen since: the runtime may not be
+	 * back from it yet (exitsyscall), and its P may be gone
+	 */
+	bool after_exit;
 	uint64_t last_exit;
+	uint64_t moved_on; /* a runtime syscall of its thread since: exitsyscall is done */
+	uint32_t sys_tid;  /* thread of its last syscall */
+	/* its P was handed off before its syscall's entry record came */
+	bool handoff_pending;
+	/* entersyscallblock gave up the P: the next syscall is the blocked one */
+	bool block_sys_pending;
+	/* back from a blocked syscall on a P no event named: p is a guess */
+	bool p_guess;
 	struct gtg *next_decl;
 };
 
@@ -172,9 +162,11 @@ struct gtw {
 	struct stack_ent *stack_first, **stack_tail;
 	uint64_t nstack;
 	uint64_t next_synth;
-	signed char lazy[512]; /* per syscall nr: 0 unknown, 1 runtime's own, -1 not */
+	struct gtc *chk; /* the trace's rules, every event passes */
+	/* goroutines whose P we guessed (ring of goids), for handoffs to correct */
+	int64_t guessed[GUESS_RING];
+	unsigned int nguessed;
 	struct gotrace_stats st;
-	const void *rec; /* the record gostate is handling */
 	bool oom;
 };
 
@@ -429,26 +421,6 @@ static int pid_of(struct gtw *w, struct pst *ps)
 	return (int)(ps - w->ps) - 1;
 }
 
-/* The event's time: never before what it depends on in its P or its goroutines. */
-static uint64_t clamp(struct gtw *w, struct pst *ps, uint64_t ts, struct gtg *a, struct gtg *b)
-{
-	if (ts < w->t0)
-		ts = w->t0;
-	if (ps->any && ts < ps->last_ts)
-		ts = ps->last_ts;
-	if (a && ts < a->last_ts)
-		ts = a->last_ts;
-	if (b && ts < b->last_ts)
-		ts = b->last_ts;
-	if (a)
-		a->last_ts = ts;
-	if (b)
-		b->last_ts = ts;
-	if (ts > w->last_ts)
-		w->last_ts = ts;
-	return ts;
-}
-
 /* One event: type byte with the value count, then varints (length-prefixed from 4 values). */
 static void put_event(struct bbuf *b, int type, uint64_t dt, const uint64_t *args, int nargs)
 {
@@ -465,10 +437,12 @@ static void put_event(struct bbuf *b, int type, uint64_t dt, const uint64_t *arg
 	bb_put(b, tmp, n);
 }
 
-static void emit(struct gtw *w, struct pst *ps, int type, uint64_t ts, struct gtg *a, struct gtg *b,
-		 const uint64_t *args, int nargs)
+/* What passed the rules: one event on P p's stream, at its final time. */
+static void put_p(void *ctx, int p, int type, uint64_t ts, const uint64_t *args, int nargs)
 {
-	ts = clamp(w, ps, ts, a, b);
+	struct gtw *w = ctx;
+	struct pst *ps = pst(w, p);
+
 	if (!ps->any) {
 		ps->any = true;
 		ps->first_ts = ts;
@@ -476,18 +450,28 @@ static void emit(struct gtw *w, struct pst *ps, int type, uint64_t ts, struct gt
 	}
 	put_event(&ps->b, type, ts - ps->last_ts, args, nargs);
 	ps->last_ts = ts;
+	if (ts > w->last_ts)
+		w->last_ts = ts;
 	w->st.events++;
+}
+
+/* An event about goroutine g (or none), through the rules; false if they left it out. */
+static bool emit(struct gtw *w, struct pst *ps, int type, uint64_t ts, struct gtg *g,
+		 const uint64_t *args, int nargs)
+{
+	return w->chk &&
+	       gtc_event(w->chk, pid_of(w, ps), type, ts, g ? (uint64_t)g->goid : 0, args, nargs);
 }
 
 static void emit0(struct gtw *w, struct pst *ps, int type, uint64_t ts, struct gtg *g)
 {
-	emit(w, ps, type, ts, g, NULL, NULL, 0);
+	emit(w, ps, type, ts, g, NULL, 0);
 }
 
 static void emit_stk(struct gtw *w, struct pst *ps, int type, uint64_t ts, struct gtg *g,
 		     uint64_t stk)
 {
-	emit(w, ps, type, ts, g, NULL, &stk, 1);
+	emit(w, ps, type, ts, g, &stk, 1);
 }
 
 static void proc_stop(struct gtw *w, struct pst *ps, uint64_t ts)
@@ -507,30 +491,33 @@ static void proc_start(struct gtw *w, struct pst *ps, uint64_t ts, uint32_t tid)
 	if (ps->running && ps->tid == tid)
 		return;
 	proc_stop(w, ps, ts);
-	emit(w, ps, EV_PROC_START, ts, NULL, NULL, &a, 1);
+	emit(w, ps, EV_PROC_START, ts, NULL, &a, 1);
 	ps->running = true;
 	ps->tid = tid;
 }
 
+/* Declared at the first timestamp; the rules refuse an id already in the trace. */
 static void declare(struct gtw *w, struct gtg *g, enum gt_init init)
 {
-	if (g->declared)
+	if (g->declared || g->st == GT_DEAD)
 		return;
+	if (!gtc_declare(w->chk, g->goid, init != INIT_RUNNABLE)) {
+		g->st = GT_DEAD;
+		return;
+	}
 	g->declared = true;
 	g->init = init;
-	g->seq = init == INIT_RUNNABLE ? 0 : 1;
 	g->st = init == INIT_RUNNABLE  ? GT_RUNNABLE
 		: init == INIT_WAITING ? GT_WAITING
 				       : GT_SYSBLOCKED;
-	g->last_ts = w->t0;
 	*w->decl_tail = g;
 	w->decl_tail = &g->next_decl;
 	w->ndecl++;
 }
 
-static uint64_t syscall_stack(struct gtw *w, struct gtg *g, long nr)
+/* "syscall:NAME" over the goroutine's start function: there is no user stack at a syscall. */
+static uint64_t syscall_stack(struct gtw *w, struct gtg *g, const char *name, long nr)
 {
-	const char *name = syscall_name(ctr_info(w->r)->machine, nr);
 	uint64_t pcs[2];
 	char buf[64];
 	int n = 0;
@@ -545,20 +532,37 @@ static uint64_t syscall_stack(struct gtw *w, struct gtg *g, long nr)
 	return stack_id_pcs(w, pcs, n);
 }
 
-/* The goroutine's syscall blocked: the P is released (sysmon's hand-off). */
+/*
+ * The goroutine's syscall lost its P (sysmon's retake, the GC's stop): Go's
+ * GoSysBlock, the P stopped. One that had left the kernel already returns
+ * without it: GoSysExit at that time, where it next runs.
+ */
 static void sys_block(struct gtw *w, struct gtg *g, uint64_t ts)
 {
 	struct pst *ps = pst(w, g->p);
 
-	if (!g->sys_shown) {
-		emit_stk(w, ps, EV_GO_SYSCALL, g->sys_enter, g, syscall_stack(w, g, g->sys_nr));
-		g->sys_shown = true;
-	}
+	if (!g->in_sys && g->after_exit)
+		g->sys_exit = g->last_exit;
+	g->after_exit = false;
+	g->handoff_pending = false;
 	emit0(w, ps, EV_GO_SYSBLOCK, ts, g);
 	g->st = GT_SYSBLOCKED;
 	if (ps->cur == g)
 		ps->cur = NULL;
 	proc_stop(w, ps, ts);
+}
+
+/* In a syscall, or just out of one (at ts): a P lost then is its syscall's. */
+static bool sys_related(const struct gtg *g, uint64_t ts)
+{
+	return g->in_sys ||
+	       (g->after_exit && (!g->moved_on || ts <= g->moved_on + RETAKE_SLACK_NS));
+}
+
+/* When a syscall's lost P is dated: at its return if it returned already. */
+static uint64_t sys_block_ts(const struct gtg *g, uint64_t ts)
+{
+	return !g->in_sys && g->after_exit && g->last_exit < ts ? g->last_exit : ts;
 }
 
 /* Frees P for another goroutine. */
@@ -568,17 +572,33 @@ static void stop_cur(struct gtw *w, struct pst *ps, uint64_t ts)
 
 	if (!h)
 		return;
-	if (h->in_sys) {
-		/* Its syscall blocked and the P was handed off. */
-		sys_block(w, h, ts);
+	if (sys_related(h, ts)) {
+		/* The P went to another goroutine during (or right after) h's syscall. */
+		sys_block(w, h, sys_block_ts(h, ts));
 		return;
 	}
 	/* Its stop was not seen: preempted, as far as the trace can tell. */
 	emit_stk(w, ps, EV_GO_PREEMPT, ts, h, 0);
 	h->st = GT_RUNNABLE;
 	ps->cur = NULL;
-	if (!h->sys_since_start)
+	w->st.repairs++;
+}
+
+/* g runs on another P than it did: it stopped there unseen, or its syscall lost that P. */
+static void leave_old_p(struct gtw *w, struct gtg *g, uint64_t ts)
+{
+	struct pst *old = g->p >= 0 ? pst(w, g->p) : NULL;
+
+	if (!old || old->cur != g) {
+		g->st = GT_RUNNABLE;
+	} else if (sys_related(g, ts)) {
+		sys_block(w, g, sys_block_ts(g, ts));
+	} else {
+		emit_stk(w, old, EV_GO_PREEMPT, ts, g, 0);
+		old->cur = NULL;
+		g->st = GT_RUNNABLE;
 		w->st.repairs++;
+	}
 }
 
 /*
@@ -590,7 +610,7 @@ static void need_running(struct gtw *w, struct gtg *g, int p, uint64_t ts, uint3
 			 bool is_start)
 {
 	struct pst *ps = pst(w, p);
-	uint64_t a[2];
+	uint64_t a[3] = {g->goid, 0, 0};
 
 	if (p < 0)
 		return;
@@ -598,21 +618,7 @@ static void need_running(struct gtw *w, struct gtg *g, int p, uint64_t ts, uint3
 	case GT_RUNNING:
 		if (g->p == p && ps->cur == g)
 			return;
-		if (g->p >= 0 && pst(w, g->p)->cur == g) {
-			struct pst *old = pst(w, g->p);
-
-			if (g->in_sys) {
-				sys_block(w, g, ts);
-			} else {
-				emit_stk(w, old, EV_GO_PREEMPT, ts, g, 0);
-				old->cur = NULL;
-				g->st = GT_RUNNABLE;
-				if (!g->sys_since_start)
-					w->st.repairs++;
-			}
-		} else {
-			g->st = GT_RUNNABLE;
-		}
+		leave_old_p(w, g, ts);
 		break;
 	case GT_UNDECL:
 		declare(w, g, INIT_RUNNABLE);
@@ -625,15 +631,12 @@ static void need_running(struct gtw *w, struct gtg *g, int p, uint64_t ts, uint3
 		declare(w, g, INIT_RUNNABLE);
 		w->st.repairs++;
 		break;
-	case GT_WAITING: {
+	case GT_WAITING:
 		/* Its wake-up was lost: the runtime did it, with no stack. */
-		uint64_t args[3] = {g->goid, ++g->seq, 0};
-
-		emit(w, pst(w, -1), EV_GO_UNBLOCK_T, ts, g, NULL, args, 3);
+		emit(w, pst(w, -1), EV_GO_UNBLOCK_T, ts, g, a, 3);
 		g->st = GT_RUNNABLE;
 		w->st.repairs++;
 		break;
-	}
 	case GT_RUNNABLE:
 		/* Running at attach (snapshot), or its start was lost. */
 		if (g->attach_running) {
@@ -645,27 +648,30 @@ static void need_running(struct gtw *w, struct gtg *g, int p, uint64_t ts, uint3
 		}
 		break;
 	case GT_SYSBLOCKED:
+		/* Back from the syscall with no start seen (a P taken on the fast path): it ran
+		 * since. */
+		if (!is_start && g->sys_exit && g->sys_exit < ts)
+			ts = g->sys_exit;
 		break;
 	case GT_DEAD:
 		return;
 	}
+	if (g->st == GT_DEAD)
+		return;
 	if (ps->cur && ps->cur != g)
 		stop_cur(w, ps, ts);
 	proc_start(w, ps, ts, tid);
 	if (g->st == GT_SYSBLOCKED) {
-		uint64_t args[3] = {g->goid, ++g->seq, 0};
-
-		emit(w, ps, EV_GO_SYSEXIT, g->sys_exit && g->sys_exit < ts ? g->sys_exit : ts, g,
-		     NULL, args, 3);
-		g->st = GT_RUNNABLE;
+		emit(w, ps, EV_GO_SYSEXIT, g->sys_exit && g->sys_exit < ts ? g->sys_exit : ts, g, a,
+		     3);
 		g->sys_exit = 0;
+		g->in_sys = false;
+		g->block_sys_pending = false;
 	}
-	a[0] = g->goid;
-	a[1] = ++g->seq;
-	emit(w, ps, EV_GO_START_T, ts, g, NULL, a, 2);
+	emit(w, ps, EV_GO_START_T, ts, g, a, 2);
 	g->st = GT_RUNNING;
 	g->p = p;
-	g->sys_since_start = false;
+	g->p_guess = false;
 	ps->cur = g;
 }
 
@@ -715,16 +721,6 @@ static int block_event(const struct gs_trans *t)
 	}
 }
 
-static bool lazy_syscall(struct gtw *w, long nr)
-{
-	if (nr < 0 || nr >= (long)sizeof(w->lazy))
-		return false;
-	if (!w->lazy[nr])
-		w->lazy[nr] =
-		    go_runtime_syscall(syscall_name(ctr_info(w->r)->machine, nr)) ? 1 : -1;
-	return w->lazy[nr] > 0;
-}
-
 /* ---- gostate callbacks ---- */
 
 static void on_create(void *ctx, struct gs_gor *gg, uint64_t ts, const __u64 *stack, int n)
@@ -768,15 +764,14 @@ static void t_create(struct gtw *w, struct gtg *g, const struct gs_trans *t)
 	args[0] = g->goid;
 	args[1] = start_stack(w, g);
 	args[2] = stack_id(w, t->stack, t->nstack);
-	emit(w, ps, EV_GO_CREATE_T, t->ts, g, NULL, args, 3);
-	g->seq = 0;
-	g->st = GT_RUNNABLE;
+	/* Refused (an id already in the trace): nothing of it can be written. */
+	g->st = emit(w, ps, EV_GO_CREATE_T, t->ts, g, args, 3) ? GT_RUNNABLE : GT_DEAD;
 }
 
 static void t_unblock(struct gtw *w, struct gtg *g, const struct gs_trans *t)
 {
 	struct pst *ps = pst(w, t->p);
-	uint64_t args[3];
+	uint64_t args[3] = {g->goid, 0, 0};
 
 	switch (g->st) {
 	case GT_UNDECL:
@@ -799,32 +794,84 @@ static void t_unblock(struct gtw *w, struct gtg *g, const struct gs_trans *t)
 	default:
 		return;
 	}
+	if (g->st == GT_DEAD)
+		return;
 	actor_runs(w, t->waker_goid, t->p, t->ts, t->waker_tid);
-	args[0] = g->goid;
-	args[1] = ++g->seq;
 	if (g->st == GT_SYSBLOCKED) {
-		args[2] = 0;
-		emit(w, ps, EV_GO_SYSEXIT, t->ts, g, NULL, args, 3);
+		emit(w, ps, EV_GO_SYSEXIT, t->ts, g, args, 3);
 		g->in_sys = false;
+		g->sys_exit = 0;
 	} else {
 		args[2] = stack_id(w, t->stack, t->nstack);
-		emit(w, ps, EV_GO_UNBLOCK_T, t->ts, g, NULL, args, 3);
+		emit(w, ps, EV_GO_UNBLOCK_T, t->ts, g, args, 3);
 	}
 	g->st = GT_RUNNABLE;
+}
+
+/*
+ * exitsyscall found no P (exitsyscall0 queues the goroutine), or gostate
+ * saw it start elsewhere after a syscall: its syscall lost the P. Go's
+ * trace has GoSysBlock where the P was taken (normally already written at
+ * the handoff), then GoSysExit and GoStart where it runs next.
+ */
+static void left_syscall(struct gtw *w, struct gtg *g, const struct gs_trans *t)
+{
+	uint64_t back = g->in_sys || !g->after_exit ? t->ts : g->last_exit;
+
+	switch (g->st) {
+	case GT_RUNNING:
+		if (g->p >= 0 && pst(w, g->p)->cur == g) {
+			/* No handoff seen (the GC's stop takes Ps without one). */
+			sys_block(w, g, sys_block_ts(g, t->ts));
+		} else {
+			g->st = GT_RUNNABLE;
+		}
+		break;
+	case GT_UNDECL:
+	case GT_NEW:
+		/* In a syscall at attach. */
+		if (g->st == GT_NEW)
+			w->st.repairs++;
+		declare(w, g, INIT_SYSCALL);
+		break;
+	case GT_WAITING:
+		/* Blocked as far as the trace knew: a lost start and syscall. */
+		g->st = GT_SYSBLOCKED;
+		w->st.repairs++;
+		break;
+	default:
+		break;
+	}
+	if (g->st == GT_SYSBLOCKED && !g->sys_exit)
+		g->sys_exit = back;
+	g->in_sys = false;
+	g->after_exit = false;
+}
+
+/* Where a goroutine stopping on an unknown P stops: it never ran as far as the trace knows. */
+static void stopped_nowhere(struct gtw *w, struct gtg *g, uint64_t ts)
+{
+	uint64_t args[3] = {g->goid, 0, 0};
+
+	if (g->st == GT_UNDECL || g->st == GT_NEW) {
+		declare(w, g, INIT_RUNNABLE);
+	} else if (g->st == GT_WAITING) {
+		emit(w, pst(w, -1), EV_GO_UNBLOCK_T, ts, g, args, 3);
+		g->st = GT_RUNNABLE;
+		w->st.repairs++;
+	}
 }
 
 /* It stopped running but stays runnable: yield, preemption, or a stop gostate repaired. */
 static void t_stopped(struct gtw *w, struct gtg *g, const struct gs_trans *t)
 {
 	struct pst *ps;
+	int p;
 
-	if (g->in_sys || g->st == GT_SYSBLOCKED) {
-		/* Left a syscall through the scheduler (exitsyscall found no P). */
-		if (g->st == GT_RUNNING && g->p >= 0 && pst(w, g->p)->cur == g)
-			sys_block(w, g, t->ts);
-		else if (g->st == GT_RUNNING)
-			g->st = GT_RUNNABLE;
-		g->in_sys = false;
+	/* exitsyscall0, or gostate's own stop of a goroutine seen last in a syscall. */
+	if (t->sched_kind == GO_SCHED_SYSCALL ||
+	    (!t->sched_kind && (g->in_sys || g->after_exit || g->st == GT_SYSBLOCKED))) {
+		left_syscall(w, g, t);
 		return;
 	}
 	if (g->st == GT_RUNNABLE || g->st == GT_DEAD)
@@ -837,7 +884,14 @@ static void t_stopped(struct gtw *w, struct gtg *g, const struct gs_trans *t)
 		}
 		return;
 	}
-	need_running(w, g, t->p >= 0 ? t->p : g->p, t->ts, t->tid, false);
+	p = t->p >= 0 ? t->p : g->p;
+	if (p < 0 && g->st != GT_RUNNING) {
+		stopped_nowhere(w, g, t->ts);
+		return;
+	}
+	need_running(w, g, p >= 0 ? p : g->p, t->ts, t->tid, false);
+	if (g->st != GT_RUNNING)
+		return;
 	ps = pst(w, g->p);
 	if (t->nstack)
 		note_stack(w, g, t->stack, t->nstack);
@@ -863,77 +917,112 @@ static void t_block(struct gtw *w, struct gtg *g, const struct gs_trans *t)
 	g->st = GT_WAITING;
 }
 
-/*
- * A futex wait on a value other than 0 is the runtime's lock2 sleeping on a
- * contended runtime lock: the goroutine is still running as far as Go is
- * concerned (its own trace shows nothing), unlike a note sleep (value 0).
- */
-static bool runtime_lock_wait(struct gtw *w, const struct gs_trans *t)
-{
-	const struct ev_sys_enter *e = w->rec;
-	const char *name;
-
-	if (!e || e->h.type != EV_SYS_ENTER || e->h.tid != t->tid || e->id != t->syscall)
-		return false;
-	name = syscall_name(ctr_info(w->r)->machine, e->id);
-	return name && !strcmp(name, "futex") && (e->args[1] & 0x7f) == 0 && e->args[2] != 0;
-}
-
+/* Only the goroutine's own syscalls come here: the model keeps the runtime's off it. */
 static void t_sys_enter(struct gtw *w, struct gtg *g, const struct gs_trans *t)
 {
-	bool lazy = lazy_syscall(w, t->syscall);
+	const char *name = syscall_name(ctr_info(w->r)->machine, t->syscall);
 	int p;
 
-	if (runtime_lock_wait(w, t))
-		return;
-	/*
-	 * Right after a syscall, with no goroutine event since, a runtime
-	 * syscall on the thread is likely the M parking (stopm) after
-	 * exitsyscall found no P and queued the goroutine: if the thread
-	 * sleeps now, the goroutine's syscall lost its P.
-	 */
-	if (lazy && g->after_exit && g->st == GT_RUNNING) {
-		g->left_pending = true;
+	if (g->st == GT_SYSBLOCKED && g->block_sys_pending) {
+		/* entersyscallblock's syscall: GoSysCall and GoSysBlock came at the handoff. */
+		g->block_sys_pending = false;
+		g->in_sys = true;
 		return;
 	}
-	if (g->st == GT_SYSBLOCKED || g->st == GT_UNDECL || g->st == GT_NEW) {
-		/* Back from a blocked syscall, on a P that no event has named yet. */
-		if (lazy && g->st == GT_SYSBLOCKED)
-			return;
-		p = free_p(w, g->p);
+	if (g->st != GT_RUNNING) {
+		/* Back from a blocked syscall (exitsyscall's fast path), on a P no event named. */
+		p = g->st == GT_SYSBLOCKED || g->st == GT_UNDECL || g->st == GT_NEW
+			? free_p(w, g->p)
+			: (g->p >= 0 ? g->p : 0);
 		if (p < 0)
 			return;
 		need_running(w, g, p, t->ts, t->tid, false);
-	} else if (g->st != GT_RUNNING) {
-		need_running(w, g, g->p >= 0 ? g->p : 0, t->ts, t->tid, false);
+		g->p_guess = true;
+		w->guessed[w->nguessed++ % GUESS_RING] = g->goid;
 	}
 	if (g->st != GT_RUNNING)
 		return;
 	g->in_sys = true;
-	g->sys_lazy = lazy;
-	g->sys_shown = false;
-	g->sys_nr = t->syscall;
+	g->after_exit = false;
 	g->sys_tid = t->tid;
-	g->sys_enter = t->ts;
-	g->sys_since_start = true;
-	/* The runtime's own syscalls only show when they block. */
-	if (!lazy) {
-		emit_stk(w, pst(w, g->p), EV_GO_SYSCALL, t->ts, g, syscall_stack(w, g, t->syscall));
-		g->sys_shown = true;
-	}
+	emit_stk(w, pst(w, g->p), EV_GO_SYSCALL, t->ts, g, syscall_stack(w, g, name, t->syscall));
+	/* sysmon took the P before the kernel entry showed. */
+	if (g->handoff_pending)
+		sys_block(w, g, t->ts);
 }
 
 static void t_sys_exit(struct gtw *w, struct gtg *g, const struct gs_trans *t)
 {
+	struct gtg *h;
+
 	if (!g->in_sys)
 		return;
-	if (g->st == GT_SYSBLOCKED)
-		g->sys_exit = t->ts; /* GoSysExit goes where it next runs */
-	if (!g->sys_lazy) {
+	g->in_sys = false;
+	if (g->st == GT_RUNNING) {
 		g->after_exit = true;
 		g->last_exit = t->ts;
+		g->moved_on = 0;
+		return;
 	}
-	g->in_sys = false;
+	if (g->st != GT_SYSBLOCKED)
+		return;
+	/* GoSysExit goes where it next runs. */
+	g->sys_exit = t->ts;
+	/*
+	 * exitsyscall first takes back its old P if that is in a syscall
+	 * again (another goroutine's, which loses it), before any idle P.
+	 */
+	h = g->p >= 0 ? pst(w, g->p)->cur : NULL;
+	if (h && h != g && h->st == GT_RUNNING && sys_related(h, t->ts))
+		need_running(w, g, g->p, t->ts, t->tid, false);
+}
+
+/* The goroutine's state at attach (tid 0: from the runtime snapshot, not an event). */
+static void at_attach(struct gtw *w, struct gtg *g, const struct gs_trans *t)
+{
+	switch (t->to) {
+	case GS_BLOCKED:
+		if (t->nstack)
+			note_stack(w, g, t->stack, t->nstack);
+		declare(w, g, INIT_WAITING);
+		return;
+	case GS_SYSCALL:
+		declare(w, g, INIT_SYSCALL);
+		return;
+	case GS_RUNNABLE:
+		declare(w, g, INIT_RUNNABLE);
+		return;
+	case GS_RUNNING: /* on a P we learn from its next event */
+		declare(w, g, INIT_RUNNABLE);
+		g->attach_running = true;
+		return;
+	default:
+		return;
+	}
+}
+
+static void t_dead(struct gtw *w, struct gtg *g, const struct gs_trans *t)
+{
+	struct pst *ps;
+
+	if (t->p < 0) {
+		/* Its process ended: only a running goroutine needs an end. */
+		if (g->st == GT_UNDECL || g->st == GT_NEW)
+			declare(w, g, INIT_RUNNABLE);
+		if (g->st == GT_RUNNING && g->p >= 0 && (ps = pst(w, g->p))->cur == g) {
+			emit0(w, ps, EV_GO_END, t->ts, g);
+			ps->cur = NULL;
+			g->st = GT_DEAD;
+		}
+		return;
+	}
+	need_running(w, g, t->p, t->ts, t->tid, false);
+	if (g->st == GT_RUNNING) {
+		ps = pst(w, g->p);
+		emit0(w, ps, EV_GO_END, t->ts, g);
+		ps->cur = NULL;
+	}
+	g->st = GT_DEAD;
 }
 
 static void on_transition(void *ctx, const struct gs_trans *t)
@@ -943,31 +1032,11 @@ static void on_transition(void *ctx, const struct gs_trans *t)
 
 	if (!g || t->g->tgid != w->tgid)
 		return;
-	if (t->from != GS_SYSCALL && t->to != GS_SYSCALL)
-		g->after_exit = g->left_pending = false;
 	if (t->p > w->maxp)
 		pst(w, t->p);
-	/* tid 0: the state at attach (the runtime snapshot), not an event. */
-	if (!t->tid && g->st == GT_UNDECL) {
-		switch (t->to) {
-		case GS_BLOCKED:
-			if (t->nstack)
-				note_stack(w, g, t->stack, t->nstack);
-			declare(w, g, INIT_WAITING);
-			return;
-		case GS_SYSCALL:
-			declare(w, g, INIT_SYSCALL);
-			return;
-		case GS_RUNNABLE:
-			declare(w, g, INIT_RUNNABLE);
-			return;
-		case GS_RUNNING: /* on a P we learn from its next event */
-			declare(w, g, INIT_RUNNABLE);
-			g->attach_running = true;
-			return;
-		default:
-			break;
-		}
+	if (!t->tid && g->st == GT_UNDECL && t->to != GS_DEAD) {
+		at_attach(w, g, t);
+		return;
 	}
 	switch (t->to) {
 	case GS_RUNNABLE:
@@ -992,29 +1061,14 @@ static void on_transition(void *ctx, const struct gs_trans *t)
 		t_sys_enter(w, g, t);
 		break;
 	case GS_DEAD:
-		if (t->p < 0) {
-			/* Its process ended: only a running goroutine needs an end. */
-			if (g->st == GT_UNDECL || g->st == GT_NEW)
-				declare(w, g, INIT_RUNNABLE);
-			if (g->st == GT_RUNNING && g->p >= 0 && pst(w, g->p)->cur == g) {
-				emit0(w, pst(w, g->p), EV_GO_END, t->ts, g);
-				pst(w, g->p)->cur = NULL;
-				g->st = GT_DEAD;
-			}
-			break;
-		}
-		need_running(w, g, t->p, t->ts, t->tid, false);
-		if (g->st == GT_RUNNING) {
-			struct pst *ps = pst(w, g->p);
-
-			emit0(w, ps, EV_GO_END, t->ts, g);
-			ps->cur = NULL;
-		}
-		g->st = GT_DEAD;
+		t_dead(w, g, t);
 		break;
 	default:
 		break;
 	}
+	/* A syscall's P is lost only until the goroutine is seen again. */
+	if (t->from != GS_SYSCALL && t->to != GS_SYSCALL)
+		g->after_exit = g->handoff_pending = false;
 }
 
 /* At the end: nothing may be left running (the UI needs an end for every start). */
@@ -1030,7 +1084,7 @@ static void on_destroy(void *ctx, struct gs_gor *gg)
 	if (g->st == GT_UNDECL || g->st == GT_NEW)
 		declare(w, g, INIT_RUNNABLE);
 	if (g->st == GT_RUNNING && g->p >= 0 && (ps = pst(w, g->p))->cur == g) {
-		if (g->in_sys && !g->sys_lazy) {
+		if (g->in_sys) {
 			sys_block(w, g, w->last_ts);
 		} else {
 			emit_stk(w, ps, EV_GO_SCHED_T, w->last_ts, g, 0);
@@ -1048,33 +1102,91 @@ static const struct gs_ops ops = {
     .destroy = on_destroy,
 };
 
-/* ---- threads ---- */
+/* ---- threads and Ps ---- */
 
+/*
+ * Another syscall on the thread that is not the goroutine's (the runtime's,
+ * RawSyscall): exitsyscall is behind it, the goroutine kept or got a P
+ * (unless retaken just before: RETAKE_SLACK_NS).
+ */
+static void on_sys_enter(struct gtw *w, const struct ev_header *h)
+{
+	for (int p = 0; p <= w->maxp; p++) {
+		struct gtg *g = pst(w, p)->cur;
+
+		if (g && g->after_exit && !g->moved_on && g->sys_tid == h->tid)
+			g->moved_on = h->ts;
+	}
+}
+
+/* An M with an idle P goes to sleep only after releasing it. */
 static void on_switch(struct gtw *w, const struct ev_sched_switch *e)
 {
-	uint64_t ts = e->h.ts;
-
 	/* Only a thread that sleeps matters: preemption (R, R+) changes nothing. */
 	if (e->prev_tgid != w->tgid || !(e->prev_state & 0xff))
 		return;
 	for (int p = 0; p <= w->maxp; p++) {
 		struct pst *ps = pst(w, p);
-		struct gtg *g = ps->cur;
 
-		if (g && g->in_sys && g->sys_tid == e->prev_pid && g->st == GT_RUNNING) {
-			/* Blocked in the kernel: as the runtime's sysmon would, hand off P. */
-			sys_block(w, g, ts);
-		} else if (g && g->left_pending && g->sys_tid == e->prev_pid &&
-			   g->st == GT_RUNNING) {
-			/* Its last syscall lost the P; it resumes where it next starts. */
-			sys_block(w, g, ts);
-			g->sys_exit = g->last_exit;
-			g->left_pending = g->after_exit = false;
-		} else if (!g && ps->running && ps->tid == e->prev_pid) {
-			/* An M with an idle P goes to sleep only after releasing it. */
-			proc_stop(w, ps, ts);
-		}
+		if (!ps->cur && ps->running && ps->tid == e->prev_pid)
+			proc_stop(w, ps, e->h.ts);
 	}
+}
+
+/*
+ * handoffp: P leaves its M. The goroutine that ran there, if in a syscall
+ * (or just out of one, the runtime not yet back), lost the P: GoSysBlock,
+ * where Go's own sysmon writes it. The goroutine handing off its own P is
+ * entersyscallblock's (a note sleep): GoSysCall and GoSysBlock at once.
+ */
+/* A goroutine in a syscall, back from an earlier one on a P we had to guess. */
+static struct gtg *guessed_in_sys(struct gtw *w, uint64_t ts)
+{
+	unsigned int n = w->nguessed < GUESS_RING ? w->nguessed : GUESS_RING;
+
+	for (unsigned int i = 0; i < n; i++) {
+		int64_t goid = w->guessed[(w->nguessed - 1 - i) % GUESS_RING];
+		struct gs_gor *gg = gostate_find(w->gs, w->tgid, goid);
+		struct gtg *h = gg ? gg->user : NULL;
+
+		if (h && h->p_guess && sys_related(h, ts) &&
+		    (h->st == GT_RUNNING || h->st == GT_SYSBLOCKED))
+			return h;
+	}
+	return NULL;
+}
+
+static void on_handoff(struct gtw *w, const struct ev_go *e)
+{
+	struct gtg *g, *guessed;
+	struct pst *ps;
+
+	if (e->p < 0 || e->p >= MAX_P)
+		return;
+	ps = pst(w, e->p);
+	g = ps->cur && ps->cur->st == GT_RUNNING ? ps->cur : NULL;
+	if (g && e->goid && e->goid == g->goid && !g->in_sys) {
+		emit_stk(w, ps, EV_GO_SYSCALL, e->h.ts, g, syscall_stack(w, g, "futex", 0));
+		sys_block(w, g, e->h.ts);
+		g->block_sys_pending = true;
+		return;
+	}
+	if (g && sys_related(g, e->h.ts)) {
+		sys_block(w, g, sys_block_ts(g, e->h.ts));
+		return;
+	}
+	guessed = guessed_in_sys(w, e->h.ts);
+	if (!guessed) {
+		if (g && !e->goid)
+			g->handoff_pending =
+			    true; /* sysmon saw a syscall whose entry has not shown */
+		return;
+	}
+	/* Its syscall's P lost: written where the trace has it, remembered where it was. */
+	if (guessed->st == GT_RUNNING)
+		sys_block(w, guessed, e->h.ts);
+	guessed->p = e->p;
+	guessed->p_guess = false;
 }
 
 /* ---- file assembly ---- */
@@ -1216,6 +1328,7 @@ static void gtw_free(struct gtw *w)
 		free((void *)(uintptr_t)v);
 	idmap_free(&w->frames);
 	free(w->str_order);
+	gtc_free(w->chk);
 	free(w);
 }
 
@@ -1266,6 +1379,19 @@ uint32_t gotrace_pick_process(struct ctr_reader *r, uint32_t *nprocs)
 	free(count);
 	ctr_rewind(r);
 	return tgid;
+}
+
+/* One line when anything had to be made up or left out. */
+static void note_repairs(const struct gotrace_stats *st)
+{
+	if (st->repairs || st->gostate_repairs || st->rule_repairs)
+		errmsg("go trace: repaired %" PRIu64 " goroutine transitions that the capture "
+		       "lacks (lost or unobserved events)",
+		       st->repairs + st->gostate_repairs + st->rule_repairs);
+	if (st->rule_drops)
+		errmsg("go trace: left out %" PRIu64 " events that contradict the trace's order "
+		       "(lost, duplicated or reordered records)",
+		       st->rule_drops);
 }
 
 /* Auto mode: the trace stops where full mode did; say so, and why. */
@@ -1334,16 +1460,21 @@ int gotrace_write(struct ctr_reader *r, struct out *o, struct gotrace_stats *st)
 		if (h->tgid == w->tgid && !w->have_t0) {
 			w->t0 = h->ts;
 			w->have_t0 = true;
+			w->chk = gtc_new(w->t0, put_p, w);
+			if (!w->chk)
+				w->oom = true;
 		}
 		if (!w->have_t0)
 			continue;
-		w->rec = h;
 		gostate_event(w->gs, h);
-		w->rec = NULL;
 		if (h->tgid == w->tgid && h->ts > w->last_ts)
 			w->last_ts = h->ts;
 		if (h->type == EV_SCHED_SWITCH)
 			on_switch(w, (const struct ev_sched_switch *)h);
+		else if (h->type == EV_SYS_ENTER && h->tgid == w->tgid)
+			on_sys_enter(w, h);
+		else if (h->type == EV_GO_HANDOFF && h->tgid == w->tgid)
+			on_handoff(w, (const struct ev_go *)h);
 	}
 	if (rc < 0) {
 		errmsg("%s", ctr_error(r));
@@ -1355,14 +1486,20 @@ int gotrace_write(struct ctr_reader *r, struct out *o, struct gotrace_stats *st)
 	gostate_finish(w->gs, w->last_ts);
 	for (int p = 0; p <= w->maxp; p++)
 		proc_stop(w, pst(w, p), w->last_ts);
+	if (w->chk) {
+		struct gtc_counts n;
+
+		gtc_finish(w->chk, w->last_ts);
+		n = gtc_counts(w->chk);
+		w->st.rule_repairs = n.repaired;
+		w->st.rule_drops = n.dropped;
+	}
 	rc = write_file(w);
 	*st = w->st;
 	if (rc)
 		errmsg("out of memory writing the go trace");
-	else if (w->st.repairs || w->st.gostate_repairs)
-		errmsg("go trace: repaired %" PRIu64 " goroutine transitions that the capture "
-		       "lacks (lost or unobserved events)",
-		       w->st.repairs + w->st.gostate_repairs);
+	else
+		note_repairs(&w->st);
 	if (!rc && sw)
 		note_full_period(r, sw);
 	gostate_free(w->gs);

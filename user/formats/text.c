@@ -99,6 +99,12 @@ static void put_event(struct out *o, const struct ctr_info *in, const struct ev_
 	case EV_GO_EXIT:
 		put_go(o, h);
 		break;
+	case EV_GO_HANDOFF: {
+		const struct ev_go *e = (const void *)h;
+
+		out_printf(o, "go_handoff p=%d by G%lld\n", e->p, (long long)e->goid);
+		break;
+	}
 	case EV_CPU_SAMPLE: {
 		const struct ev_cpu_sample *e = (const void *)h;
 

@@ -48,6 +48,8 @@ static const struct {
     {"runtime.exitsyscall0", GP_EXITSYSCALL0, false, 0, 99},
     {"runtime.preemptPark", GP_PREEMPT_PARK, false, 0, 99},
     {"runtime.injectglist", GP_INJECTGLIST, false, 0, 99},
+    /* A P leaving its M: sysmon retaking it from a syscall is Go's GoSysBlock. */
+    {"runtime.handoffp", GP_HANDOFFP, false, 0, 99},
 };
 
 struct goproc {

@@ -6,6 +6,7 @@
 #include "capture/names.h"
 #include "go/go_offsets.h"
 #include "lib/idmap.h"
+#include "model/gostack.h"
 #include "model/gostate.h"
 
 #define NBUCKETS    4096
@@ -18,6 +19,7 @@ struct gnode {
 	struct gnode *next; /* hash chain */
 	uint64_t last_ts;   /* last event that showed it alive */
 	bool sys_exited;    /* left a syscall since it last started */
+	long sys_id;	    /* the syscall it is in (GS_SYSCALL) */
 	char *name;
 	char *start_func;
 };
@@ -686,9 +688,49 @@ static void switch_to_sampled(struct gostate *s, uint64_t ts)
 	idmap_free(&s->cur);
 }
 
+/*
+ * Whether a syscall of a thread running a goroutine is the goroutine's, as
+ * Go's own trace counts them: made through entersyscall (syscall.Syscall,
+ * entersyscallblock), the goroutine then in _Gsyscall. Full mode's tail on
+ * the entry says so exactly; the runtime's own syscalls run on g0 or with
+ * the goroutine still _Grunning (RawSyscall, lock2's futex, netpoll's
+ * epoll_ctl). Without a tail: by name, where a futex wait on 0 is a note
+ * sleep, which a goroutine does only through entersyscallblock.
+ */
+static bool goroutine_syscall(struct gostate *s, const struct ev_sys_enter *e)
+{
+	const struct ctr_go_proc *p = ctr_go_proc_find(s->r, e->h.tgid);
+	const struct go_gstatus *st = p ? go_gstatus_for_version(p->major, p->minor) : NULL;
+	const struct ev_go_tail *t = ctr_go_tail(&e->h);
+	const char *name;
+
+	name = syscall_name(ctr_info(s->r)->machine, e->id);
+	/* The return from a signal handler, whatever g the thread holds then. */
+	if (name && !strcmp(name, "rt_sigreturn"))
+		return false;
+	if (t && t->goid >= 0 && st)
+		return t->goid > 0 && (int32_t)(t->status & ~(uint32_t)st->scan) == st->syscall;
+	if (name && !strcmp(name, "futex"))
+		return (e->args[1] & 0x7f) == 0 && e->args[2] == 0;
+	return !go_runtime_syscall(name);
+}
+
+/*
+ * A syscall interrupted by a signal that the kernel restarts after the
+ * handler (-ERESTARTSYS and kin) goes on, as one syscall for Go: the
+ * handler's rt_sigreturn (whose exit has id -1) and the restarted entry are
+ * not new ones.
+ */
+static bool syscall_done(const struct gnode *n, const struct ev_sys_exit *e)
+{
+	if (e->id == -1)
+		return false;
+	return e->id != n->sys_id || e->ret > -512 || e->ret < -516;
+}
+
 static bool is_go_transition(uint16_t type)
 {
-	return type >= EV_GO_CREATE && type <= EV_GO_EXIT;
+	return (type >= EV_GO_CREATE && type <= EV_GO_EXIT) || type == EV_GO_HANDOFF;
 }
 
 void gostate_event(struct gostate *s, const struct ev_header *h)
@@ -721,11 +763,12 @@ void gostate_event(struct gostate *s, const struct ev_header *h)
 		struct gs_trans t = {.ts = h->ts, .tid = h->tid, .cpu = h->cpu, .to = GS_SYSCALL};
 
 		cur = thread_cur(s, h->tid);
-		if (!cur || cur->g.state != GS_RUNNING)
+		if (!cur || cur->g.state != GS_RUNNING || !goroutine_syscall(s, e))
 			return;
 		t.p = cur->g.p;
 		t.syscall = e->id;
 		t.label = syscall_label(s, e->id);
+		cur->sys_id = e->id;
 		emit(s, cur, &t);
 		return;
 	}
@@ -733,7 +776,7 @@ void gostate_event(struct gostate *s, const struct ev_header *h)
 		struct gs_trans t = {.ts = h->ts, .tid = h->tid, .cpu = h->cpu, .to = GS_RUNNING};
 
 		cur = thread_cur(s, h->tid);
-		if (!cur || cur->g.state != GS_SYSCALL)
+		if (!cur || cur->g.state != GS_SYSCALL || !syscall_done(cur, (const void *)h))
 			return;
 		t.p = cur->g.p;
 		t.label = "Running";

@@ -385,10 +385,25 @@ static bool go_tails(const struct recorder *r)
 	return r->go_now == GO_MODE_SAMPLED || (r->go_now == GO_MODE_FULL && e && *e == '1');
 }
 
+/*
+ * Full mode without go_tails(): syscall entries still carry the goroutine,
+ * whose status says whether the goroutine made the syscall (entersyscall,
+ * what Go's trace shows) or the runtime did on its own.
+ */
+static int add_go_tls(struct recorder *r, struct tracer *t, pid_t tgid)
+{
+	struct go_tls_cfg tls;
+
+	if (goprobe_tls_cfg(r->go, tgid, &tls))
+		return 0;
+	if (!go_tails(r))
+		tls.flags |= GO_TLS_F_ENTER_ONLY;
+	return tracer_add_go_tls(t, &tls);
+}
+
 /* Goroutine tracing of one process; a non-Go target is traced at thread level. */
 static void attach_go(struct recorder *r, struct tracer *t, pid_t tgid, const char *path)
 {
-	struct go_tls_cfg tls;
 	char msg[512];
 	int rings_fd = -1, drops_fd = -1, rc;
 
@@ -408,10 +423,9 @@ static void attach_go(struct recorder *r, struct tracer *t, pid_t tgid, const ch
 	if (rc == GOPROBE_ATTACHED) {
 		r->go_pending[r->ngo_pending++] = tgid;
 		r->go_tgids[r->ngo++] = tgid;
-		if (go_tails(r) && !goprobe_tls_cfg(r->go, tgid, &tls) &&
-		    tracer_add_go_tls(t, &tls))
-			errmsg("pid %d: more than %d Go processes in sampled mode; its goroutines "
-			       "are not named",
+		if (add_go_tls(r, t, tgid))
+			errmsg("pid %d: more than %d Go processes; its goroutines are not named at "
+			       "kernel events",
 			       tgid, GO_MAX_PROCS);
 		if (r->o->verbose)
 			errmsg("goroutines: %s", msg);

@@ -362,6 +362,14 @@ int tracer_add_go_tls(struct tracer *t, const struct go_tls_cfg *c)
 {
 	__u32 n = t->skel->bss->go_tls_n;
 
+	/* Full mode's entry-only tails become sampled mode's: only the flags change. */
+	for (__u32 i = 0; i < n; i++) {
+		if (t->skel->bss->go_tls[i].tgid == c->tgid) {
+			__atomic_store_n(&t->skel->bss->go_tls[i].flags, c->flags,
+					 __ATOMIC_RELEASE);
+			return 0;
+		}
+	}
 	if (n >= GO_MAX_PROCS)
 		return -E2BIG;
 	t->skel->bss->go_tls[n] = *c;

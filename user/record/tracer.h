@@ -45,7 +45,11 @@ uint64_t tracer_pending_ts(const struct tracer *t);
 int tracer_drops(struct tracer *t, __u64 drops[EV_KERNEL_MAX]);
 /* The ring-buffer array and drop counters, for other BPF objects to share. */
 void tracer_shared_maps(struct tracer *t, int *rings_fd, int *drops_fd);
-/* Sampled mode: the switch and syscall records of c->tgid get a goroutine tail. */
+/*
+ * The switch and syscall records of c->tgid get a goroutine tail (with
+ * GO_TLS_F_ENTER_ONLY in c->flags, syscall entries only); a second call for
+ * the same process changes its flags.
+ */
 int tracer_add_go_tls(struct tracer *t, const struct go_tls_cfg *c);
 /* The CPU sample program (NULL unless opts.cpu_sample), to attach to perf events. */
 struct bpf_program *tracer_cpu_sample_prog(struct tracer *t);
