@@ -47,6 +47,8 @@ def seq_times(path):
 
 
 def start_seqcalls(tmp, threads, ms):
+    """seqcalls, its threads created and waiting: for a byte (calls until
+    EOF, at most ms) or for EOF (calls for ms)."""
     w = spawn([workload("seqcalls"), threads, ms, tmp / "times.bin", "--wait-stdin"],
               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = w.stdout.readline()
@@ -54,7 +56,16 @@ def start_seqcalls(tmp, threads, ms):
     return w
 
 
+def go_seqcalls(w):
+    """Starts the calls; returns once every thread has made one."""
+    w.stdin.write("g")
+    w.stdin.flush()
+    line = w.stdout.readline()
+    check(line.startswith("seqcalls running"), f"seqcalls said {line!r}")
+
+
 def finish_seqcalls(w):
+    """Stops the calls (after one more on each thread) or starts them."""
     w.stdin.close()
     check(w.wait(timeout=60) == 0, "seqcalls failed")
 
@@ -75,15 +86,21 @@ def lseeks(cap, tid):
     return enters, sorted(exits)
 
 
-def check_cut(cap, times, cut):
-    """Every call that ended by the cut is there, enter and exit; none that
-    began after it is. The workload must straddle the cut on each thread."""
+def check_cut(cap, times, cut, start, every_thread):
+    """Every call made between the start and the cut is there, enter and
+    exit; none that began after the cut is. Calls must straddle the cut on
+    every thread (CPU), or with every_thread False on one at least: a thread
+    the scheduler kept off its CPU for the whole recording made none in it
+    (seen once here, behind a pipe benchmark)."""
+    straddled = 0
     for tid, calls in times.items():
         enters, exits = lseeks(cap, tid)
-        before = [k for k, (_, t1) in enumerate(calls) if t1 <= cut]
+        before = [k for k, (t0, t1) in enumerate(calls) if t0 > start and t1 <= cut]
         after = [k for k, (t0, _) in enumerate(calls) if t0 > cut]
-        check(before and after, f"tid {tid}: {len(before)} calls before the stop and "
-              f"{len(after)} after it; the workload should straddle it")
+        check(after, f"tid {tid}: no call after the stop; the workload should outlast it")
+        check(before or not every_thread, f"tid {tid}: no call between the start and the "
+              f"stop; the workload should straddle it")
+        straddled += bool(before)
         missing = [k for k in before if k not in enters]
         check(not missing, f"tid {tid}: {len(missing)} of the {len(before)} calls made "
               f"before the stop are missing, first ones {missing[:5]}")
@@ -92,6 +109,7 @@ def check_cut(cap, times, cut):
         n_exits = sum(1 for t in exits if t <= cut)
         check(n_exits >= len(before), f"tid {tid}: {n_exits} call exits up to the stop, "
               f"want >= {len(before)}")
+    check(straddled, "no thread made a call between the start and the stop")
 
 
 def check_nothing_after(cap, cut):
@@ -112,12 +130,11 @@ def check_report(path, reason, cut):
 def test_duration_cut_on_every_cpu(tmp):
     """-d: the stop is the start plus the duration exactly; calls on both
     CPUs up to it are all recorded, none after it."""
-    w = start_seqcalls(tmp, 2, 2000)
+    w = start_seqcalls(tmp, 2, 30000)
+    go_seqcalls(w)
     out = tmp / "d.ctr"
     rec = Recorder("-p", w.pid, "-d", "700ms", "-o", out)
     rec.wait_recording()
-    w.stdin.write("g")
-    w.stdin.flush()
     rec.check_ok(rec.wait(timeout=60))
     finish_seqcalls(w)
     cap = ctrlib.load(out)
@@ -130,20 +147,19 @@ def test_duration_cut_on_every_cpu(tmp):
     check(ts == cut and why == "duration", f"summary names {ts} '{why}', want {cut} "
           f"'duration'")
     check_nothing_after(cap, cut)
-    check_cut(cap, seq_times(tmp / "times.bin"), cut)
+    check_cut(cap, seq_times(tmp / "times.bin"), cut, int(cap.meta["start_ts"]), False)
     check_report(out, "duration", cut)
 
 
 def test_signal_cut_on_every_cpu(tmp):
     """SIGINT: the stop is when the signal came; the same cut on both CPUs,
     and the end record and the summary name the signal."""
-    w = start_seqcalls(tmp, 2, 1500)
+    w = start_seqcalls(tmp, 2, 30000)
     out = tmp / "s.ctr"
     rec = Recorder("-p", w.pid, "-o", out)
     rec.wait_recording()
-    w.stdin.write("g")
-    w.stdin.flush()
-    time.sleep(0.4)
+    go_seqcalls(w)
+    time.sleep(0.3)
     sent = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
     rec.check_ok(rec.stop(signal.SIGINT))
     finish_seqcalls(w)
@@ -156,7 +172,7 @@ def test_signal_cut_on_every_cpu(tmp):
     ts, why = stop_line(rec.stderr)
     check(ts == cut and why == "SIGINT", f"summary names {ts} '{why}', want {cut} 'SIGINT'")
     check_nothing_after(cap, cut)
-    check_cut(cap, seq_times(tmp / "times.bin"), cut)
+    check_cut(cap, seq_times(tmp / "times.bin"), cut, 0, True)
     check_report(out, "signal", cut)
 
 

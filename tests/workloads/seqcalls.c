@@ -9,9 +9,10 @@
  * after it.
  *
  * Prints "seqcalls pid=P tids=T1,T2,..." once every thread exists, then
- * starts (with --wait-stdin: after a byte or EOF on stdin). At the end OUT
- * holds, per thread: u32 tid, u32 count, then count pairs of u64 (before,
- * after), little-endian.
+ * starts, and prints "seqcalls running" once every thread has made a call.
+ * --wait-stdin: starts at a byte on stdin, and then stops early at EOF; or
+ * starts at EOF. At the end OUT holds, per thread: u32 tid, u32 count, then
+ * count pairs of u64 (before, after), little-endian.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -38,7 +39,7 @@ struct worker {
 static struct worker workers[MAX_THREADS];
 static pthread_barrier_t ready, go;
 static long run_ms;
-static volatile unsigned long sink;
+static volatile int started, stop;
 
 static uint64_t boottime(void)
 {
@@ -48,14 +49,11 @@ static uint64_t boottime(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + t.tv_nsec;
 }
 
-/* About 20 us of work that makes no system call. */
-static void compute(void)
+/* About 20 us of computing, without a system call (the vDSO reads the clock). */
+static void compute(uint64_t from)
 {
-	unsigned long x = sink;
-
-	for (int i = 0; i < 8000; i++)
-		x = x * 6364136223846793005ul + 1442695040888963407ul;
-	sink = x;
+	while (boottime() < from + 20000)
+		;
 }
 
 static void *work(void *arg)
@@ -79,10 +77,11 @@ static void *work(void *arg)
 		t1 = boottime();
 		w->ts[2 * w->n] = t0;
 		w->ts[2 * w->n + 1] = t1;
-		w->n++;
-		if (t1 >= end)
+		if (!w->n++)
+			__atomic_add_fetch(&started, 1, __ATOMIC_RELEASE);
+		if (t1 >= end || stop)
 			break;
-		compute();
+		compute(t1);
 	}
 	return NULL;
 }
@@ -107,6 +106,7 @@ static int dump(const char *path, int nthreads)
 int main(int argc, char **argv)
 {
 	int nthreads, wait_stdin;
+	ssize_t n;
 	char c;
 
 	if (argc < 4 || (nthreads = atoi(argv[1])) < 1 || nthreads > MAX_THREADS) {
@@ -132,11 +132,22 @@ int main(int argc, char **argv)
 		printf("%s%d", i ? "," : "", workers[i].tid);
 	printf("\n");
 	fflush(stdout);
-	if (wait_stdin && read(0, &c, 1) < 0) {
+	n = wait_stdin ? read(0, &c, 1) : 0;
+	if (n < 0) {
 		perror("read");
 		return 1;
 	}
 	pthread_barrier_wait(&go);
+	while (__atomic_load_n(&started, __ATOMIC_ACQUIRE) < nthreads)
+		usleep(200);
+	printf("seqcalls running\n");
+	fflush(stdout);
+	/* Started by a byte: EOF stops the calls. */
+	if (n == 1) {
+		while (read(0, &c, 1) == 1)
+			;
+		stop = 1;
+	}
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(workers[i].thr, NULL);
 	return dump(argv[3], nthreads);
