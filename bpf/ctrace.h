@@ -308,6 +308,11 @@ enum end_reason {
 	END_COMMAND_EXITED = 4,
 };
 
+/*
+ * h.ts: the stop time. Every kernel record stamped up to it was drained and
+ * written; every later one was left out, on all CPUs alike. h.flags: the
+ * signal that stopped the recording (END_SIGNAL), else 0.
+ */
 struct rec_end {
 	struct ev_header h;
 	__u32 reason;

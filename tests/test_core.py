@@ -76,11 +76,43 @@ def run_sleeper(n=SLEEPS):
     return parse_sleeper(r.stdout)
 
 
-def check_sleeps(label, t, ids, n, ms=50):
+def unseen_wake(t, tid, call, ms):
+    """True when a Perfetto trace proves that the timer wake-up ending this
+    sleep was invisible to every tracer: when the timer was due, the CPU the
+    thread slept on ran a task that tracepoints never see (on the project's
+    VMs, the machine's agent; see traces.invisible_tasks). Interrupts taken
+    while it runs are not seen either, so neither is a sched_waking they
+    raise. Measured here: every missing sleeper wake-up coincided with one."""
+    hidden = set(t.raw.get("invisible_tasks", ()))
+    if not hidden or call.dur is None:
+        return False
+    end, due = call.ts + call.dur, call.ts + ms * 1000000
+    switches = t.raw["switches"]
+    out = next((sw for sw in switches
+                if sw["prev_pid"] == tid and call.ts <= sw["ts"] <= end), None)
+    if out is None:
+        return False
+    cur = None
+    for sw in switches:
+        if sw["cpu"] != out["cpu"] or sw["ts"] < out["ts"]:
+            continue
+        if sw["ts"] > end:
+            break
+        if sw["ts"] <= due:
+            cur = sw["next_pid"]
+        elif sw["next_pid"] in hidden:
+            return True
+    return cur in hidden
+
+
+def check_sleeps(label, t, ids, n, ms=50, unseen=None):
     """Exactly n nanosleep calls for the sleeper thread, each at least ms
     long and at most ms + 10 (or, on a loaded machine where the sleeper
     itself saw a longer sleep, matching what it measured with the same
-    clock around the call: the traced span lies inside that, within 5 ms)."""
+    clock around the call: the traced span lies inside that, within 5 ms),
+    and a wake-up for each. A Perfetto trace shows which wake-ups no tracer
+    could see (unseen_wake); for another format of the same capture pass
+    that count as unseen. Returns it."""
     tid, slept = ids["tid"], ids["slept"]
     sl = t.calls(tid, "nanosleep")
     check(len(sl) == n, f"{label}: {len(sl)} nanosleep calls for tid {tid}, want {n}")
@@ -95,15 +127,26 @@ def check_sleeps(label, t, ids, n, ms=50):
               f"sleeper measured {own / 1e6:.3f} ms around it")
         check(s.ret in (0, None), f"{label}: nanosleep returned {s.ret}")
     # The sleeping thread is switched out (state S) and woken by the timer.
-    check(t.wakes_of(tid) >= n,
-          f"{label}: tid {tid} woken {t.wakes_of(tid)} times, want >= {n}")
+    if t.fmt == "perfetto":
+        wakes = [w["ts"] for w in t.raw["wakings"] if w["pid"] == tid]
+        missing = [s for s in sl if not any(s.ts < w <= s.ts + s.dur for w in wakes)]
+        unseen = sum(1 for s in missing if unseen_wake(t, tid, s, ms))
+        check(len(missing) == unseen, f"{label}: {len(missing)} of {n} sleeps of tid {tid} "
+              f"have no wake-up, only {unseen} while an invisible task ran where the "
+              f"timer fired; first at {missing[0].ts if missing else None}")
+    unseen = unseen or 0
+    check(t.wakes_of(tid) >= n - unseen,
+          f"{label}: tid {tid} woken {t.wakes_of(tid)} times, want >= {n} - {unseen} "
+          f"unseen by any tracer")
+    return unseen
 
 
 def test_sleeper_nanosleep(tmp):
     """Exact nanosleep count and 50 ms durations, both formats."""
     ids, _ = record_during(tmp / "s.ctr", run_sleeper)
+    unseen = None
     for label, t in both_formats(tmp, tmp / "s.ctr"):
-        check_sleeps(label, t, ids, SLEEPS)
+        unseen = check_sleeps(label, t, ids, SLEEPS, unseen=unseen)
 
 
 def test_sleeper_direct_perfetto(tmp):
@@ -209,13 +252,18 @@ def test_pid_filter_follows_children(tmp):
     check(sh.wait(timeout=30) == 0, "sh failed")
     rec.check_ok(rec.wait(timeout=30))
     t = traces.load(out)
+    # Only sh's children: scheduler events are system-wide, and another
+    # process called writer may run meanwhile (a second test suite).
+    children = {p["pid"] for p in t.raw["processes"] if p["ppid"] == sh.pid}
     counts = sorted(t.count_process(pid, "write")
-                    for pid in t.pids_named("writer"))
+                    for pid in t.pids_named("writer") if pid in children)
     check(counts == [10, 15], f"writes per writer child: {counts}, want [10, 15]")
 
 
 def launch_writer_syscalls(label, t, n):
-    pids = t.pids_named("writer")
+    # The writer whose syscalls were recorded: only the target's are, and
+    # another process called writer may run meanwhile (a second test suite).
+    pids = [p for p in t.pids_named("writer") if t.calls(p)]
     check(len(pids) == 1, f"{label}: writer processes {pids}")
     calls = t.calls(pids[0])
     names = [c.name for c in calls]
@@ -263,7 +311,9 @@ def test_launch_mode_follows_children(tmp):
                timeout=60)
     check(r.returncode == 0, f"exit {r.returncode}: {r.stderr!r}")
     t = traces.load(out)
-    counts = sorted(t.count_process(pid, "write") for pid in t.pids_named("writer"))
+    # Writers whose syscalls were recorded: the targets' (see launch_writer_syscalls).
+    counts = sorted(t.count_process(pid, "write") for pid in t.pids_named("writer")
+                    if t.calls(pid))
     check(counts == [7, 9], f"writes per writer child: {counts}, want [7, 9]")
 
 

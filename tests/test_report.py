@@ -119,6 +119,7 @@ SCHEMA = {
                 "start_ns": INT, "duration_ns": INT},
     "health": {"events": INT, "drops": INT, "late_events": INT, "truncated_blocks": INT,
                "gostate_repairs": INT, "clean_end": BOOL,
+               "stop": {"reason": STR, "text": STR, "ts_ns": INT},
                # recorded here with --goroutines full: one period, no switch
                "goroutine_mode": {"mode": STR, "text": STR, "sampled_from_ns": (INT, None),
                                   "periods": [{"mode": STR, "reason": STR, "start_ns": INT}]}},

@@ -64,6 +64,8 @@ struct ctr_info {
 	bool clean_end; /* REC_END present */
 	uint32_t end_reason;
 	int32_t cmd_status;
+	uint64_t stop_ts;	   /* REC_END's ts: the stop, where events were cut (0: no end) */
+	uint32_t stop_signal;	   /* END_SIGNAL: the signal, when the capture names it */
 	uint64_t truncated_blocks; /* damaged or cut blocks skipped */
 	uint64_t late_events;	   /* arrived behind the reorder window */
 	/* REC_GO_MODE: the modes the capture used (bit 1 << enum go_mode). */

@@ -659,6 +659,8 @@ static void scan_end(struct ctr_info *in, const struct rec_end *e)
 	in->clean_end = true;
 	in->end_reason = e->reason;
 	in->cmd_status = e->cmd_status;
+	in->stop_ts = e->h.ts;
+	in->stop_signal = e->reason == END_SIGNAL ? e->h.flags : 0;
 	if (e->h.ts > in->end_ts)
 		in->end_ts = e->h.ts;
 }

@@ -132,12 +132,16 @@ int text_write(struct ctr_reader *r, struct out *o)
 {
 	const struct ctr_info *in = ctr_info(r);
 	const struct ev_header *h;
+	char buf[200];
+	const char *stop = capture_stop_text(in, buf, sizeof(buf));
 	int rc;
 
 	out_printf(o, "# ctrace-bpf capture: %s %s %s, %u cpus, target %s\n", in->sysname,
 		   in->release, in->machine, in->ncpus, in->target);
 	out_printf(o, "# events %" PRIu64 ", dropped %" PRIu64 "%s\n", in->events, in->drops_total,
 		   in->clean_end ? "" : ", capture cut short");
+	if (stop)
+		out_printf(o, "# %s\n", stop);
 	if (ctr_rewind(r))
 		return -1;
 	while ((rc = ctr_next(r, &h)) > 0) {

@@ -17,6 +17,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include "capture/capture.h"
+#include "capture/names.h"
 #include "formats/convert.h"
 #include "go/goprobe.h"
 #include "record/cpusample.h"
@@ -33,8 +34,12 @@
 #define WATERMARK_MARGIN_NS 5000000ull
 #define POLL_MS		    100
 #define EXEC_QUEUE	    256
+/* How long the last drain waits for a CPU to confirm its ring is complete. */
+#define FLUSH_TIMEOUT_MS 2000
 
 static volatile sig_atomic_t stop_signal;
+/* When the first stopping signal arrived (CLOCK_BOOTTIME): the cut. */
+static volatile uint64_t stop_signal_ts;
 static volatile sig_atomic_t converting;
 /* Temporary files to remove if the user insists on stopping mid-convert. */
 static char *cleanup_path;
@@ -46,6 +51,9 @@ static void on_signal(int sig)
 			unlink(cleanup_path);
 		_exit(128 + sig);
 	}
+	/* clock_gettime() is async-signal-safe. */
+	if (!stop_signal && !converting)
+		stop_signal_ts = now_boot_ns();
 	stop_signal = sig;
 }
 
@@ -61,8 +69,12 @@ struct recorder {
 	uint64_t events;
 	uint64_t drops; /* lost in the kernel, as last read */
 	uint64_t start, stop_ts;
+	/* No event stamped later is written: the deadline, or the stop once known. */
+	uint64_t cut_ts;
+	uint64_t cut_events; /* drained from the rings but stamped after the cut */
+	int unflushed;	     /* CPUs whose rings were not confirmed complete at the end */
+	int stop_sig;	     /* END_SIGNAL: which one */
 	uint32_t end_reason;
-	bool target_gone;
 	bool tty; /* a status line on stderr */
 	pid_t exec_queue[EXEC_QUEUE][2];
 	int nexec;
@@ -87,10 +99,23 @@ struct recorder {
 	bool target_alive[MAX_TARGETS];
 };
 
+/* The stop time as known so far: a deadline, a signal, or UINT64_MAX. */
+static uint64_t rec_cut(const struct recorder *r)
+{
+	uint64_t sig = stop_signal_ts;
+
+	return sig && sig < r->cut_ts ? sig : r->cut_ts;
+}
+
 static int on_record(void *ctx, const struct ev_header *h)
 {
 	struct recorder *r = ctx;
 
+	/* One cut for all CPUs: what happened after the stop is left out. */
+	if (h->ts > rec_cut(r)) {
+		r->cut_events++;
+		return 0;
+	}
 	r->events++;
 	if (!r->werr)
 		r->werr = ctr_writer_add(r->w, h);
@@ -678,6 +703,8 @@ static void rec_begin(struct recorder *r)
 	struct record_opts *o = r->o;
 
 	r->start = now_boot_ns();
+	if (o->duration_ns)
+		r->cut_ts = r->start + o->duration_ns;
 	write_meta(r, r->start);
 	write_go_mode(r, r->start, r->o->go_mode_set ? GO_MODE_BY_OPTION : GO_MODE_BY_DEFAULT, 0);
 	proc_snapshot(r->w, r->start);
@@ -770,13 +797,25 @@ static void rec_tick(struct recorder *r, uint64_t now)
 		status_line(r, now - r->start, false);
 }
 
-/* The duration is over, the command exited or every -p target is gone. */
+/* A stop seen at now: everything drained so far was stamped before it. */
+static bool stop_at(struct recorder *r, uint64_t now, uint32_t reason)
+{
+	r->end_reason = reason;
+	if (now < r->cut_ts)
+		r->cut_ts = now;
+	return true;
+}
+
+/*
+ * The duration is over (the cut is its end, set at the start), the command
+ * exited or every -p target is gone.
+ */
 static bool rec_should_stop(struct recorder *r, uint64_t now)
 {
 	struct record_opts *o = r->o;
 	int alive = 0;
 
-	if (o->duration_ns && now - r->start >= o->duration_ns) {
+	if (o->duration_ns && now >= r->start + o->duration_ns) {
 		r->end_reason = END_DURATION;
 		return true;
 	}
@@ -784,8 +823,7 @@ static bool rec_should_stop(struct recorder *r, uint64_t now)
 		if (waitpid(r->child, &r->child_status, WNOHANG) != r->child)
 			return false;
 		r->child_done = true;
-		r->end_reason = END_COMMAND_EXITED;
-		return true;
+		return stop_at(r, now, END_COMMAND_EXITED);
 	}
 	if (!o->npids)
 		return false;
@@ -796,9 +834,24 @@ static bool rec_should_stop(struct recorder *r, uint64_t now)
 	}
 	if (alive)
 		return false;
-	r->target_gone = true;
-	r->end_reason = END_TARGET_EXITED;
-	return true;
+	return stop_at(r, now, END_TARGET_EXITED);
+}
+
+/* The poll's wait: the snapshots' next turn, and no later than the deadline. */
+static int poll_ms(struct recorder *r)
+{
+	int ms = snapshots_poll_ms(&r->snaps, POLL_MS);
+	uint64_t now, end;
+
+	if (!r->o->duration_ns)
+		return ms;
+	now = now_boot_ns();
+	end = r->start + r->o->duration_ns;
+	if (now >= end)
+		return 0;
+	if (end - now < (uint64_t)ms * 1000000)
+		ms = (int)((end - now + 999999) / 1000000);
+	return ms;
 }
 
 /* Streams the rings into the capture until a stop; 0 or EXIT_RUNTIME. */
@@ -810,7 +863,7 @@ static int rec_loop(struct recorder *r)
 		uint64_t now, drain_start, wm;
 		int prc;
 
-		prc = tracer_poll(r->t, snapshots_poll_ms(&r->snaps, POLL_MS));
+		prc = tracer_poll(r->t, poll_ms(r));
 		drain_start = now_boot_ns();
 		if (!prc)
 			prc = tracer_drain(r->t);
@@ -823,11 +876,13 @@ static int rec_loop(struct recorder *r)
 			wm = tracer_pending_ts(r->t);
 		write_watermark(r, wm);
 		flush_exec_queue(r);
+		/* Before snapshots: none is taken after the stop. */
+		if (r->werr || stop_signal || rec_should_stop(r, now_boot_ns()))
+			break;
 		if (r->ngo_pending)
 			go_snapshots(r);
 		now = now_boot_ns();
-		if (!r->werr)
-			r->werr = snapshots_tick(&r->snaps, r->go, r->w, now);
+		r->werr = snapshots_tick(&r->snaps, r->go, r->w, now);
 		if (r->werr)
 			break;
 		now = now_boot_ns();
@@ -837,27 +892,37 @@ static int rec_loop(struct recorder *r)
 			last_stats = now;
 			rec_tick(r, now);
 		}
-		if (rec_should_stop(r, now))
-			break;
 	}
 	return 0;
 }
 
-/* What is still in the rings belongs to the capture; then its end record. */
+/*
+ * Everything the rings hold up to the stop belongs to the capture: once no
+ * probe can still be writing a record stamped before it, read every ring
+ * until it proves complete (tracer_flush). Then the end record, dated at
+ * the stop.
+ */
 static void write_end(struct recorder *r)
 {
 	struct rec_end end = {0};
-	uint64_t now = now_boot_ns();
+	int rc;
 
-	tracer_drain(r->t);
-	write_watermark(r, now);
+	/* Detaching waits for probe hits in flight (they can be preempted). */
+	if (r->go)
+		goprobe_detach(r->go);
+	rc = tracer_flush(r->t, r->stop_ts, FLUSH_TIMEOUT_MS);
+	if (rc < 0)
+		errmsg("reading ring buffers: %s", strerror(-rc));
+	r->unflushed = rc > 0 ? rc : 0;
+	write_watermark(r, now_boot_ns());
 	flush_exec_queue(r);
 	if (r->go && !r->werr)
 		r->werr = goprobe_write_symbols(r->go, r->w);
 	write_stats(r);
 	end.h.type = REC_END;
 	end.h.size = sizeof(end);
-	end.h.ts = now;
+	end.h.ts = r->stop_ts;
+	end.h.flags = r->end_reason == END_SIGNAL ? r->stop_sig : 0;
 	end.reason = r->end_reason;
 	end.cmd_status = r->child_done ? r->child_status : -1;
 	if (!r->werr)
@@ -870,7 +935,12 @@ static int rec_finish(struct recorder *r)
 	__u64 drops[EV_KERNEL_MAX] = {0};
 	int e;
 
-	r->stop_ts = now_boot_ns();
+	if (stop_signal && r->end_reason == END_SIGNAL)
+		r->stop_sig = stop_signal;
+	/* A stop for a write error has no time yet: it is now. */
+	if (rec_cut(r) == UINT64_MAX)
+		r->cut_ts = now_boot_ns();
+	r->stop_ts = r->cut_ts = rec_cut(r);
 	/* No samples after the end; the ones in the rings are drained below. */
 	cpusample_close(r->cs);
 	r->cs = NULL;
@@ -936,6 +1006,31 @@ static void go_mode_summary(const struct recorder *r, char *buf, size_t len)
 						      : "off");
 }
 
+/*
+ * When and why the recording stopped: the one time after which no event
+ * was kept on any CPU, and what the rings still held past it.
+ */
+static void stop_summary(const struct recorder *r)
+{
+	char why[96];
+	int64_t after = (int64_t)(r->stop_ts - r->start);
+
+	fprintf(stderr,
+		"ctrace-bpf: stopped at %llu.%09llu (CLOCK_BOOTTIME), %.3f s after the start: %s",
+		(unsigned long long)(r->stop_ts / 1000000000),
+		(unsigned long long)(r->stop_ts % 1000000000), after > 0 ? after / 1e9 : 0.0,
+		end_reason_text(r->end_reason, r->stop_sig, r->child_done ? r->child_status : -1,
+				why, sizeof(why)));
+	if (r->cut_events)
+		fprintf(stderr, "; %llu later events left out", (unsigned long long)r->cut_events);
+	fprintf(stderr, "\n");
+	if (r->unflushed)
+		errmsg(
+		    "%d CPUs did not confirm that their ring was read up to the stop within %d ms; "
+		    "events of theirs may be missing at the end",
+		    r->unflushed, FLUSH_TIMEOUT_MS);
+}
+
 static void rec_summary(struct recorder *r)
 {
 	struct stat st = {0};
@@ -943,18 +1038,7 @@ static void rec_summary(struct recorder *r)
 
 	stat(r->out, &st);
 	fmt_bytes(size, sizeof(size), st.st_size);
-	if (r->target_gone)
-		fprintf(stderr,
-			"ctrace-bpf: the target exited after %.2f s; kept what was recorded\n",
-			(r->stop_ts - r->start) / 1e9);
-	if (r->child_done) {
-		if (WIFEXITED(r->child_status))
-			fprintf(stderr, "ctrace-bpf: command exited with status %d\n",
-				WEXITSTATUS(r->child_status));
-		else if (WIFSIGNALED(r->child_status))
-			fprintf(stderr, "ctrace-bpf: command killed by signal %d (%s)\n",
-				WTERMSIG(r->child_status), strsignal(WTERMSIG(r->child_status)));
-	}
+	stop_summary(r);
 	snapshots_summary(&r->snaps);
 	go_mode_summary(r, gm, sizeof(gm));
 	fprintf(stderr, "ctrace-bpf: %llu events, %llu dropped%s; goroutines: %s\n",
@@ -1024,6 +1108,7 @@ int cmd_record(struct record_opts *o)
 	    .child = -1,
 	    .child_fd = {-1, -1},
 	    .end_reason = END_SIGNAL,
+	    .cut_ts = UINT64_MAX,
 	    .tty = isatty(STDERR_FILENO) && !o->quiet,
 	    .snaps.every = snapshots_interval(o, o->go_mode),
 	};

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "record/tracer.h" /* bpf/ctrace.h first: the skeleton's .bss names its types */
 #include "ctrace.skel.h"
+#include "lib/util.h"
 
 /*
  * Per-CPU ring size: up to 32 MiB (about half a second of a busy CPU's
@@ -36,6 +39,10 @@ struct tracer {
 	struct stage taken;  /* a batch copied out of a stage */
 	uint64_t pending_ts; /* oldest record seen in a stage held by a handler */
 	struct tracer_opts opts;
+	/* tracer_flush(): CPUs that have switched after flush_after, in the rings read */
+	bool flushing;
+	uint64_t flush_after;
+	bool *switched;
 };
 
 /* libbpf's last complaint, to name the failing program in our one line. */
@@ -77,6 +84,9 @@ static int each_record(struct tracer *t, const void *data, size_t size)
 
 		if (h->size < sizeof(*h) || h->size > size - off)
 			break;
+		if (t->flushing && h->type == EV_SCHED_SWITCH && h->ts > t->flush_after &&
+		    h->cpu < t->ncpus)
+			t->switched[h->cpu] = true;
 		rc = t->opts.sample(t->opts.ctx, h);
 		if (rc)
 			return rc;
@@ -252,6 +262,71 @@ int tracer_drain(struct tracer *t)
 		return rc;
 	rc = ring_buffer__consume(t->rb);
 	return rc < 0 && rc != -EINTR ? rc : 0;
+}
+
+/*
+ * Makes every CPU the collector may run on switch tasks now: it moves there
+ * and sleeps. Marks those CPUs in want; others (offline, outside a cpuset)
+ * are left out.
+ */
+static void switch_everywhere(struct tracer *t, bool *want)
+{
+	struct timespec nap = {0, 20000};
+	cpu_set_t old, one;
+
+	if (sched_getaffinity(0, sizeof(old), &old))
+		return;
+	for (int cpu = 0; cpu < t->ncpus && cpu < CPU_SETSIZE; cpu++) {
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			continue;
+		want[cpu] = true;
+		nanosleep(&nap, NULL);
+	}
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+/*
+ * The kernel handlers run with preemption off, so no context switch
+ * happens on a CPU between a handler's timestamp and its commit: once a
+ * CPU's stage or ring yields a sched_switch stamped after ts, every record
+ * of that CPU stamped up to ts has been read (a drain takes the stages
+ * before the ring, and a record moves from stage to ring, never back).
+ * Uprobe handlers can be preempted; the caller detaches them first, which
+ * waits for those in flight.
+ */
+int tracer_flush(struct tracer *t, uint64_t ts, int timeout_ms)
+{
+	uint64_t deadline = now_boot_ns() + (uint64_t)timeout_ms * 1000000;
+	struct timespec nap = {0, 1000000};
+	bool *want = calloc(t->ncpus, sizeof(bool));
+	int missing = 0, rc = 0;
+
+	t->switched = calloc(t->ncpus, sizeof(bool));
+	if (!want || !t->switched) {
+		free(want);
+		free(t->switched);
+		t->switched = NULL;
+		return tracer_drain(t) ? -1 : t->ncpus;
+	}
+	t->flush_after = ts;
+	t->flushing = true;
+	switch_everywhere(t, want);
+	for (;;) {
+		rc = tracer_drain(t);
+		missing = 0;
+		for (int cpu = 0; cpu < t->ncpus; cpu++)
+			missing += want[cpu] && !t->switched[cpu];
+		if (!missing || rc || now_boot_ns() >= deadline)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	t->flushing = false;
+	free(t->switched);
+	t->switched = NULL;
+	free(want);
+	return rc ? rc : missing;
 }
 
 uint64_t tracer_pending_ts(const struct tracer *t)

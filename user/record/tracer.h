@@ -31,6 +31,12 @@ int tracer_add_target(struct tracer *t, pid_t tgid);
 int tracer_poll(struct tracer *t, int timeout_ms);
 int tracer_drain(struct tracer *t);
 /*
+ * Drains until every record stamped up to ts has been read, on every CPU
+ * the collector can reach (or timeout_ms passed). Returns how many CPUs
+ * were not confirmed, or a negative error.
+ */
+int tracer_flush(struct tracer *t, uint64_t ts, int timeout_ms);
+/*
  * After a drain: the oldest timestamp of records still staged in a stage a
  * handler held at the time, UINT64_MAX if none.
  */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "lib/output.h"
+#include "capture/names.h"
 #include "report/report.h"
 #include "lib/util.h"
 
@@ -696,15 +697,18 @@ static void go_mode_html(struct out *o, const struct report *rp)
 static void health(struct out *o, const struct report *rp)
 {
 	const struct ctr_info *in = rp->info;
+	char buf[200];
+	const char *stop = capture_stop_text(in, buf, sizeof(buf));
 
 	out_printf(
 	    o,
 	    "<h2 id=\"health\">Health</h2>\n<p>events %llu, dropped %llu, late %llu, damaged "
-	    "blocks %llu, goroutine repairs %llu, %s</p>\n",
+	    "blocks %llu, goroutine repairs %llu, %s%s%s</p>\n",
 	    (unsigned long long)in->events, (unsigned long long)in->drops_total,
 	    (unsigned long long)in->late_events, (unsigned long long)in->truncated_blocks,
 	    (unsigned long long)rp->repairs,
-	    in->clean_end ? "complete capture" : "capture cut short (no end record)");
+	    in->clean_end ? "complete capture" : "capture cut short (no end record)",
+	    stop ? "; " : "", stop ? stop : "");
 	go_mode_html(o, rp);
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "lib/json.h"
+#include "capture/names.h"
 #include "report/report.h"
 #include "lib/util.h"
 
@@ -107,6 +108,22 @@ static void go_mode(struct jw *w, const struct report *rp)
 	jw_obj_end(w);
 }
 
+/* When and why the recording stopped: its events were cut there. */
+static void stop(struct jw *w, const struct ctr_info *in)
+{
+	char buf[96];
+
+	if (!in->clean_end)
+		return;
+	jw_key(w, "stop");
+	jw_obj(w);
+	jw_kstr(w, "reason", end_reason_name(in->end_reason));
+	jw_kstr(w, "text",
+		end_reason_text(in->end_reason, in->stop_signal, in->cmd_status, buf, sizeof(buf)));
+	jw_ku64(w, "ts_ns", in->stop_ts);
+	jw_obj_end(w);
+}
+
 static void health(struct jw *w, const struct report *rp)
 {
 	const struct ctr_info *in = rp->info;
@@ -126,6 +143,7 @@ static void health(struct jw *w, const struct report *rp)
 	if (rp->go_late)
 		jw_ku64(w, "go_records_after_switch", rp->go_late);
 	jw_kbool(w, "clean_end", in->clean_end);
+	stop(w, in);
 	go_mode(w, rp);
 	jw_obj_end(w);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "capture/names.h"
 #include "report/report.h"
 #include "lib/util.h"
 
@@ -742,6 +743,8 @@ static void health(const struct tout *o)
 {
 	const struct report *rp = o->rp;
 	const struct ctr_info *in = rp->info;
+	char buf[200];
+	const char *stop = capture_stop_text(in, buf, sizeof(buf));
 
 	heading(o, "Health");
 	fprintf(o->f,
@@ -751,6 +754,8 @@ static void health(const struct tout *o)
 		(unsigned long long)in->late_events, (unsigned long long)in->truncated_blocks,
 		(unsigned long long)rp->repairs,
 		in->clean_end ? "complete capture" : "capture cut short (no end record)");
+	if (stop)
+		fprintf(o->f, "  %s\n", stop);
 	go_mode_line(o);
 }
 
