@@ -7,12 +7,23 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include "lib/output.h"
 
 #define OUT_BUF (1 << 20)
+/* Files being written at once: a trace, or one pprof profile at a time. */
+#define MAX_PENDING 4
+
+/* Who new files are given to (-1: whoever creates them) and their mode. */
+static uid_t owner_uid = (uid_t)-1;
+static gid_t owner_gid = (gid_t)-1;
+static mode_t new_mode = 0644;
+/* Temporary names being written, for out_unlink_pending() in a signal handler. */
+static char *volatile pending[MAX_PENDING];
 
 enum out_kind {
-	OUT_FILE, /* PATH.tmp.<pid>, renamed over PATH by out_close() */
+	OUT_FILE, /* PATH.tmp.XXXXXX, renamed over PATH by out_close() */
 	OUT_FD,	  /* a descriptor the caller owns */
 	OUT_MEM,
 };
@@ -108,7 +119,7 @@ struct out *out_open(const char *path, int gzip)
 	o->kind = OUT_FILE;
 	o->fd = -1;
 	o->path = strdup(path);
-	if (!o->path || asprintf(&o->tmp, "%s.tmp.%d", path, getpid()) < 0)
+	if (!o->path)
 		goto fail;
 	o->buf = malloc(OUT_BUF);
 	if (!o->buf)
@@ -127,9 +138,11 @@ struct out *out_open(const char *path, int gzip)
 			goto fail;
 		}
 	}
-	o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (o->fd < 0)
+	o->fd = out_create_tmp(path, new_mode, &o->tmp);
+	if (o->fd < 0) {
+		errno = -o->fd;
 		goto fail;
+	}
 	return o;
 fail : {
 	int e = errno;
@@ -276,6 +289,7 @@ int out_close(struct out *o)
 		o->err = errno;
 	if (o->err)
 		unlink(o->tmp);
+	out_forget_tmp(o->tmp);
 	err = o->err;
 	out_free(o);
 	return err ? -err : 0;
@@ -307,7 +321,86 @@ void out_abort(struct out *o)
 		return;
 	if (o->kind == OUT_FILE && o->fd >= 0)
 		close(o->fd);
-	if (o->tmp)
+	if (o->tmp) {
 		unlink(o->tmp);
+		out_forget_tmp(o->tmp);
+	}
 	out_free(o);
+}
+
+void out_set_owner(uid_t uid, gid_t gid)
+{
+	owner_uid = uid;
+	owner_gid = gid;
+}
+
+void out_set_mode(mode_t mode)
+{
+	new_mode = mode;
+}
+
+static void remember_tmp(char *tmp)
+{
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (!pending[i]) {
+			pending[i] = tmp;
+			return;
+		}
+}
+
+void out_forget_tmp(const char *tmp)
+{
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (pending[i] == tmp)
+			pending[i] = NULL;
+}
+
+void out_unlink_pending(void)
+{
+	for (int i = 0; i < MAX_PENDING; i++) {
+		char *t = pending[i];
+
+		if (t)
+			unlink(t);
+	}
+}
+
+int out_create_tmp(const char *path, mode_t mode, char **tmp)
+{
+	static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char rnd[8];
+	char *name = NULL;
+	int fd = -EEXIST;
+
+	/*
+	 * A name nobody can predict, created only if absent: O_EXCL never
+	 * follows a symlink, so one planted there only makes us try another.
+	 */
+	for (int tries = 0; tries < 100 && fd == -EEXIST; tries++) {
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+			return -EIO;
+		free(name);
+		if (asprintf(&name, "%s.tmp.%c%c%c%c%c%c%c%c", path, digits[rnd[0] % 36],
+			     digits[rnd[1] % 36], digits[rnd[2] % 36], digits[rnd[3] % 36],
+			     digits[rnd[4] % 36], digits[rnd[5] % 36], digits[rnd[6] % 36],
+			     digits[rnd[7] % 36]) < 0)
+			return -ENOMEM;
+		fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd < 0)
+			fd = -errno;
+	}
+	if (fd >= 0 && owner_uid != (uid_t)-1 && fchown(fd, owner_uid, owner_gid) < 0) {
+		int e = -errno;
+
+		close(fd);
+		unlink(name);
+		fd = e;
+	}
+	if (fd < 0) {
+		free(name);
+		return fd;
+	}
+	remember_tmp(name);
+	*tmp = name;
+	return fd;
 }

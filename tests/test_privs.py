@@ -1,0 +1,189 @@
+"""Privileges and files: under sudo the command, the outputs, the conversion
+and the reports belong to the invoking user; files are created exclusively
+(never through a symlink) and renamed into place; nothing recorded is lost to
+a later failure. Sudo is emulated with SUDO_UID/SUDO_GID in the environment
+of a root ctrace-bpf, which is all sudo hands over."""
+
+import os
+import stat
+import subprocess
+import time
+
+from harness import (CTRACE, check, ctrace, mount_tmpfs, need_ctrace, need_root,
+                     run, workload)
+import ctrlib
+import traces
+
+NOBODY = 65534
+
+
+def sudo_env(uid=NOBODY, gid=NOBODY):
+    env = dict(os.environ)
+    env["SUDO_UID"] = str(uid)
+    env["SUDO_GID"] = str(gid)
+    return env
+
+
+def open_dir(tmp):
+    """tmp made writable for nobody, as a user's own directory would be."""
+    os.chmod(tmp, 0o777)
+    return tmp
+
+
+def owned(path, uid, mode):
+    st = os.lstat(path)
+    check(stat.S_ISREG(st.st_mode), f"{path} is not a regular file")
+    check(st.st_uid == uid, f"{path} owned by {st.st_uid}, want {uid}")
+    check(stat.S_IMODE(st.st_mode) == mode,
+          f"{path} mode {stat.S_IMODE(st.st_mode):o}, want {mode:o}")
+
+
+def test_privs_sudo_cmd_runs_as_invoker(tmp):
+    """Under sudo, `-- id -u` prints the invoking user's uid, with that user's
+    groups, no blocked or ignored signal; the capture is theirs, mode 0600."""
+    need_root()
+    open_dir(tmp)
+    out = tmp / "x.ctr"
+    r = ctrace("-q", "-o", out, "--", "sh", "-c",
+               "id -u; id -G; grep -E '^Sig(Blk|Ign):' /proc/self/status",
+               env=sudo_env(), timeout=60)
+    check(r.returncode == 0, f"exit {r.returncode}: {r.stderr!r}")
+    lines = r.stdout.split("\n")
+    check(lines[0] == str(NOBODY), f"command ran as uid {lines[0]!r}, want {NOBODY}")
+    check(lines[1].split() == [str(NOBODY)], f"groups {lines[1]!r}, want {NOBODY} only")
+    for l in lines[2:4]:
+        check(l.split()[1] == "0" * 16, f"signals not at their defaults: {l!r}")
+    owned(out, NOBODY, 0o600)
+    recs, truncated = ctrlib.read_records(out)
+    check(not truncated and recs, "the capture does not read back")
+
+
+def test_privs_sudo_outputs_owned(tmp):
+    """Converted outputs, the pprof directory and its profiles belong to the
+    invoking user; no temporary file is left."""
+    need_root()
+    open_dir(tmp)
+    out = tmp / "x.pftrace"
+    prof = tmp / "prof"
+    r = ctrace("-q", "-o", out, "--pprof-out", prof, "--", workload("writer"), 200,
+               env=sudo_env(), timeout=60)
+    check(r.returncode == 0, f"exit {r.returncode}: {r.stderr!r}")
+    owned(out, NOBODY, 0o600)
+    st = os.lstat(prof)
+    check(stat.S_ISDIR(st.st_mode) and st.st_uid == NOBODY,
+          f"pprof dir uid {st.st_uid}, want {NOBODY}")
+    profiles = list(prof.iterdir())
+    check(profiles, "no profile written")
+    for p in profiles:
+        owned(p, NOBODY, 0o600)
+    check(traces.load(out).nswitches > 0, "no sched events in the output")
+    left = sorted(p.name for p in tmp.iterdir() if p.name not in ("x.pftrace", "prof"))
+    check(not left, f"files left behind: {left}")
+
+
+def test_privs_sudo_unwritable_for_invoker(tmp):
+    """A directory the invoking user cannot write is refused (exit 6) before
+    recording, although root could write it."""
+    need_root()
+    os.chmod(tmp, 0o755)
+    r = ctrace("-q", "-o", tmp / "x.ctr", "--", "true", env=sudo_env(), timeout=60)
+    check(r.returncode == 6, f"exit {r.returncode}, want 6: {r.stderr!r}")
+    check(not list(tmp.iterdir()), f"left {list(tmp.iterdir())}")
+
+
+def test_privs_user_option(tmp):
+    """--user picks the command's user; --user root keeps root under sudo;
+    without sudo the command runs as the caller."""
+    need_root()
+    open_dir(tmp)
+    cases = (
+        (["--user", "nobody"], None, str(NOBODY)),
+        (["-u", str(NOBODY)], None, str(NOBODY)),
+        (["--user", "root"], sudo_env(), "0"),
+        ([], None, "0"),
+    )
+    for i, (opt, env, want) in enumerate(cases):
+        r = ctrace("-q", *opt, "-o", tmp / f"u{i}.ctr", "--", "id", "-u", env=env,
+                   timeout=60)
+        check(r.returncode == 0, f"{opt}: exit {r.returncode}: {r.stderr!r}")
+        check(r.stdout.strip() == want, f"{opt}: uid {r.stdout.strip()!r}, want {want}")
+    r = ctrace("-q", "--user", "no-such-user-here", "-o", tmp / "n.ctr", "--", "true")
+    check(r.returncode == 2, f"unknown user: exit {r.returncode}, want 2: {r.stderr!r}")
+
+
+def plant(paths, victim):
+    for p in paths:
+        try:
+            os.symlink(victim, p)
+        except FileExistsError:
+            pass
+
+
+def run_planted(argv, names, victim, env=None, cwd=None):
+    """Runs ctrace-bpf with a symlink to victim planted, just before its exec,
+    at each name (formatted with its pid)."""
+    need_ctrace()
+
+    def pre():
+        plant([n.format(pid=os.getpid()) for n in names], victim)
+    p = subprocess.run([str(CTRACE), *map(str, argv)], capture_output=True, text=True,
+                       timeout=120, preexec_fn=pre, env=env, cwd=cwd,
+                       stdin=subprocess.DEVNULL)
+    return p
+
+
+def test_privs_symlinks_never_followed(tmp):
+    """A symlink planted at the output, at every name a temporary file had
+    (OUT.tmp.<pid>, OUT.capture.<pid>.ctr) and at the HTML report's names is
+    never followed: the victim is unchanged and the outputs are real files."""
+    need_root()
+    victim = tmp / "victim"
+    victim.write_bytes(b"precious\n")
+    os.chmod(victim, 0o644)
+    for ext in ("ctr", "pftrace"):
+        out = tmp / f"x.{ext}"
+        names = [str(out), f"{out}.tmp.{{pid}}", f"{out}.capture.{{pid}}.ctr",
+                 f"{out}.capture.{{pid}}.ctr.tmp.{{pid}}"]
+        r = run_planted(["-q", "-o", out, "--", workload("writer"), 100], names, victim)
+        check(r.returncode == 0, f"{ext}: exit {r.returncode}: {r.stderr!r}")
+        check(not out.is_symlink() and out.stat().st_size > 1000,
+              f"{ext}: the output is not a new regular file")
+        check(victim.read_bytes() == b"precious\n" and
+              stat.S_IMODE(victim.stat().st_mode) == 0o644, f"{ext}: victim changed")
+    html = tmp / "r.html"
+    names = [str(html), f"{html}.tmp.{{pid}}"]
+    r = run_planted(["report", tmp / "x.ctr", "--html", html], names, victim)
+    check(r.returncode == 0, f"report --html: exit {r.returncode}: {r.stderr!r}")
+    check(not html.is_symlink() and b"<html" in html.read_bytes(), "html not written")
+    check(victim.read_bytes() == b"precious\n", "report: victim changed")
+    # --pprof-out through a symlink to a directory, or into another's directory
+    vdir = tmp / "vdir"
+    vdir.mkdir()
+    os.symlink(vdir, tmp / "plink")
+    r = ctrace("convert", tmp / "x.ctr", "--pprof-out", tmp / "plink")
+    check(r.returncode != 0 and not list(vdir.iterdir()),
+          f"pprof followed a symlink: exit {r.returncode}, {list(vdir.iterdir())}")
+    os.chown(vdir, NOBODY, NOBODY)
+    r = ctrace("convert", tmp / "x.ctr", "--pprof-out", vdir)
+    check(r.returncode != 0 and not list(vdir.iterdir()),
+          f"pprof wrote into another user's directory: exit {r.returncode}")
+
+
+def test_privs_failed_conversion_keeps_capture(tmp):
+    """The output's filesystem fills during the conversion: exit 1, the
+    capture is kept and named, and it converts elsewhere."""
+    need_root()
+    mnt = mount_tmpfs(tmp / "small", "size=96k")
+    out = mnt / "x.json"
+    r = ctrace("-q", "--no-goroutines", "-o", out, "--", workload("writer"), 2000,
+               timeout=60)
+    check(r.returncode == 1, f"exit {r.returncode}, want 1: {r.stderr!r}")
+    kept = [p for p in mnt.iterdir() if ".capture." in p.name and p.name.endswith(".ctr")]
+    check(len(kept) == 1, f"capture not kept: {list(mnt.iterdir())}: {r.stderr!r}")
+    check(str(kept[0]) in r.stderr, f"the message does not say where: {r.stderr!r}")
+    check(not out.exists(), "a partial output under the final name")
+    check(not [p for p in mnt.iterdir() if ".tmp." in p.name],
+          f"temporary files left: {list(mnt.iterdir())}")
+    r = ctrace("convert", kept[0], "-o", tmp / "y.json")
+    check(r.returncode == 0, f"the kept capture does not convert: {r.stderr!r}")
+    check(traces.load(tmp / "y.json").nswitches > 0, "no events in the kept capture")
