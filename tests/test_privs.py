@@ -4,15 +4,17 @@ and the reports belong to the invoking user; files are created exclusively
 a later failure. Sudo is emulated with SUDO_UID/SUDO_GID in the environment
 of a root ctrace-bpf, which is all sudo hands over."""
 
+import json
 import os
 import stat
 import subprocess
 import time
 
-from harness import (CTRACE, check, ctrace, mount_tmpfs, need_ctrace, need_root,
+from harness import (CTRACE, check, ctrace, mount_tmpfs, need_ctrace, need_root, spawn,
                      run, workload)
 import ctrlib
 import traces
+from test_report import synthetic
 
 NOBODY = 65534
 
@@ -187,3 +189,80 @@ def test_privs_failed_conversion_keeps_capture(tmp):
     r = ctrace("convert", kept[0], "-o", tmp / "y.json")
     check(r.returncode == 0, f"the kept capture does not convert: {r.stderr!r}")
     check(traces.load(tmp / "y.json").nswitches > 0, "no events in the kept capture")
+
+
+def no_raw_controls(text, what):
+    bad = sorted({hex(ord(c)) for c in text if (ord(c) < 0x20 and c not in "\n")
+                  or 0x7f <= ord(c) < 0xa0})
+    check(not bad, f"{what}: raw control characters {bad} reach the terminal")
+
+
+def test_privs_escapes_in_names(tmp):
+    """A process that names itself with terminal escapes (prctl PR_SET_NAME):
+    the report's text, record --report and diff show them as \\xNN."""
+    need_root()
+    ctr = tmp / "e.ctr"
+    r = ctrace("-q", "--report", "-o", ctr, "--", workload("rename"), 10, timeout=60)
+    check(r.returncode == 0, f"record: exit {r.returncode}: {r.stderr!r}")
+    no_raw_controls(r.stdout + r.stderr, "record --report")
+    check("e\\x1b[2J\\x1b]0;x\\x07" in r.stdout, f"the name is not shown escaped:\n{r.stdout}")
+    r = ctrace("report", ctr, timeout=60)
+    check(r.returncode == 0, f"report: exit {r.returncode}: {r.stderr!r}")
+    no_raw_controls(r.stdout, "report")
+    check("e\\x1b[2J\\x1b]0;x\\x07" in r.stdout, f"the name is not shown escaped:\n{r.stdout}")
+    # JSON keeps the name exact (escaped as JSON does); diff prints it escaped.
+    r = ctrace("report", ctr, "--json", timeout=60)
+    json.loads(r.stdout)
+    check("e\\u001b[2J\\u001b]0;x\\u0007" in r.stdout, "the JSON lost the name")
+    base = synthetic(tmp, "base", syscalls=[("read", 100, 0, 100_000)])
+    new = synthetic(tmp, "new", syscalls=[("read", 100, 0, 100_000),
+                                          ("r\x1b[31m\x9b2J", 100, 0, 50_000)])
+    d = json.loads(new.read_text())
+    d["capture"]["target"] = "t\x1b]0;pwned\x07"
+    new.write_text(json.dumps(d))
+    r = ctrace("diff", base, new, timeout=60)
+    check(r.returncode in (0, 1), f"diff: exit {r.returncode}: {r.stderr!r}")
+    no_raw_controls(r.stdout, "diff")
+    check("r\\x1b[31m\\xc2\\x9b2J" in r.stdout and "t\\x1b]0;pwned\\x07" in r.stdout,
+          f"diff does not show the names escaped:\n{r.stdout}")
+
+
+def task_cmdlines(ctr):
+    recs, _ = ctrlib.read_records(ctr)
+    return [(r.tgid, r.comm, r.cmdline) for r in recs if r.type == ctrlib.REC_TASK]
+
+
+def test_privs_only_targets_cmdlines(tmp):
+    """With a command (or -p) only the targets' command lines are recorded:
+    a process running before, or exec'ing during, the recording keeps only
+    its comm, and its secret argument is nowhere in the capture."""
+    need_root()
+    before = spawn(["sh", "-c", "sleep 5 # SECRET-before-8d1f"])
+    time.sleep(0.1)
+    ctr = tmp / "c.ctr"
+    rec = spawn([CTRACE, "-q", "-o", ctr, "--", "sh", "-c", "sleep 1; true"],
+                stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    during = run(["sh", "-c", "sleep 0.1 # SECRET-during-8d1f"], timeout=10)
+    check(during.returncode == 0, "the decoy failed")
+    check(rec.wait(timeout=60) == 0, f"record failed: {rec.stderr.read()!r}")
+    tasks = task_cmdlines(ctr)
+    leaked = [t for t in tasks if any("SECRET-" in a for a in t[2])]
+    check(not leaked, f"non-target command lines recorded: {leaked}")
+    mine = [t for t in tasks if t[2][:3] == ["sh", "-c", "sleep 1; true"]]
+    check(mine, "the target's command line is missing")
+    decoy = [t for t in tasks if t[0] == before.pid]
+    check(decoy and decoy[0][1] == "sh" and not decoy[0][2],
+          f"the running decoy is not named by its comm alone: {decoy}")
+    # -p: the target's command line only.
+    ctr = tmp / "p.ctr"
+    r = ctrace("-q", "-d", "300ms", "-p", before.pid, "-o", ctr, timeout=60)
+    check(r.returncode == 0, f"-p: exit {r.returncode}: {r.stderr!r}")
+    tasks = task_cmdlines(ctr)
+    with_cmd = {t[0] for t in tasks if t[2]}
+    check(with_cmd == {before.pid}, f"-p: command lines of {with_cmd}, want {before.pid}")
+    # System-wide: everyone's, as before.
+    ctr = tmp / "s.ctr"
+    r = ctrace("-q", "-d", "300ms", "-o", ctr, timeout=60)
+    check(any("SECRET-before-8d1f" in " ".join(t[2]) for t in task_cmdlines(ctr)),
+          "system-wide recording lost the command lines")

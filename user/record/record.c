@@ -223,11 +223,23 @@ static void write_watermark(struct recorder *r, uint64_t ts)
 		r->werr = ctr_writer_add(r->w, &h);
 }
 
+/*
+ * With -p or a command only the targets' command lines are recorded (they
+ * may hold secrets); other processes keep their comm.
+ */
+static bool want_cmdline(void *ctx, pid_t tgid)
+{
+	struct recorder *r = ctx;
+
+	return (!r->o->npids && !r->o->cmd) || tracer_is_target(r->t, tgid);
+}
+
 static void flush_exec_queue(struct recorder *r)
 {
 	for (int i = 0; i < r->nexec && !r->werr; i++) {
-		int rc =
-		    proc_write_task(r->w, r->exec_queue[i][0], r->exec_queue[i][1], now_boot_ns());
+		pid_t tgid = r->exec_queue[i][0];
+		int rc = proc_write_task(r->w, tgid, r->exec_queue[i][1], now_boot_ns(),
+					 want_cmdline(r, tgid));
 
 		if (rc < 0 && rc != -1)
 			r->werr = rc;
@@ -726,7 +738,7 @@ static void rec_begin(struct recorder *r)
 	r->start = now_boot_ns();
 	write_meta(r, r->start);
 	write_go_mode(r, r->start, r->o->go_mode_set ? GO_MODE_BY_OPTION : GO_MODE_BY_DEFAULT, 0);
-	proc_snapshot(r->w, r->start);
+	proc_snapshot(r->w, r->start, want_cmdline, r);
 	if (r->go)
 		go_snapshots(r);
 	/* Metadata in a block of its own: even a capture cut at once converts. */
