@@ -77,7 +77,7 @@ struct ctr_writer *ctr_writer_open(const char *path)
 	err = -write_all(w, &fh, sizeof(fh));
 	if (err) {
 		close(w->fd);
-		unlink(w->tmp);
+		out_unlink(w->tmp);
 		out_forget_tmp(w->tmp);
 		goto fail;
 	}
@@ -184,7 +184,7 @@ int ctr_writer_close(struct ctr_writer *w)
 		err = -errno;
 	if (close(w->fd) < 0 && !err)
 		err = -errno;
-	if (!err && rename(w->tmp, w->path) < 0)
+	if (!err && out_rename(w->tmp, w->path) < 0)
 		err = -errno;
 	writer_free(w);
 	return err;
@@ -195,6 +195,6 @@ void ctr_writer_discard(struct ctr_writer *w)
 	if (!w)
 		return;
 	close(w->fd);
-	unlink(w->tmp);
+	out_unlink(w->tmp);
 	writer_free(w);
 }

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Buffered output: all-or-nothing files, a descriptor, or memory (see output.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <sys/fsuid.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include "lib/output.h"
@@ -285,10 +287,10 @@ int out_close(struct out *o)
 	if (close(o->fd) < 0 && !o->err)
 		o->err = errno;
 	o->fd = -1;
-	if (!o->err && rename(o->tmp, o->path) < 0)
+	if (!o->err && out_rename(o->tmp, o->path) < 0)
 		o->err = errno;
 	if (o->err)
-		unlink(o->tmp);
+		out_unlink(o->tmp);
 	out_forget_tmp(o->tmp);
 	err = o->err;
 	out_free(o);
@@ -322,7 +324,7 @@ void out_abort(struct out *o)
 	if (o->kind == OUT_FILE && o->fd >= 0)
 		close(o->fd);
 	if (o->tmp) {
-		unlink(o->tmp);
+		out_unlink(o->tmp);
 		out_forget_tmp(o->tmp);
 	}
 	out_free(o);
@@ -337,6 +339,49 @@ void out_set_owner(uid_t uid, gid_t gid)
 void out_set_mode(mode_t mode)
 {
 	new_mode = mode;
+}
+
+/*
+ * Path operations in the owner's directories are done with the owner's file
+ * system identity: a directory swapped for a symlink after the checks can
+ * only lead where the owner could write anyway. Returns whether it switched.
+ */
+static bool as_owner(void)
+{
+	if (owner_uid == (uid_t)-1 || geteuid() != 0)
+		return false;
+	setfsgid(owner_gid);
+	setfsuid(owner_uid);
+	return true;
+}
+
+static void as_self(bool switched)
+{
+	int e = errno;
+
+	if (switched) {
+		setfsuid(geteuid());
+		setfsgid(getegid());
+	}
+	errno = e;
+}
+
+int out_rename(const char *from, const char *to)
+{
+	bool sw = as_owner();
+	int rc = rename(from, to);
+
+	as_self(sw);
+	return rc;
+}
+
+int out_unlink(const char *path)
+{
+	bool sw = as_owner();
+	int rc = unlink(path);
+
+	as_self(sw);
+	return rc;
 }
 
 static void remember_tmp(char *tmp)
@@ -371,11 +416,13 @@ int out_create_tmp(const char *path, mode_t mode, char **tmp)
 	unsigned char rnd[8];
 	char *name = NULL;
 	int fd = -EEXIST;
+	bool sw;
 
 	/*
 	 * A name nobody can predict, created only if absent: O_EXCL never
 	 * follows a symlink, so one planted there only makes us try another.
 	 */
+	sw = as_owner();
 	for (int tries = 0; tries < 100 && fd == -EEXIST; tries++) {
 		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 			return -EIO;
@@ -383,8 +430,10 @@ int out_create_tmp(const char *path, mode_t mode, char **tmp)
 		if (asprintf(&name, "%s.tmp.%c%c%c%c%c%c%c%c", path, digits[rnd[0] % 36],
 			     digits[rnd[1] % 36], digits[rnd[2] % 36], digits[rnd[3] % 36],
 			     digits[rnd[4] % 36], digits[rnd[5] % 36], digits[rnd[6] % 36],
-			     digits[rnd[7] % 36]) < 0)
+			     digits[rnd[7] % 36]) < 0) {
+			as_self(sw);
 			return -ENOMEM;
+		}
 		fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (fd < 0)
 			fd = -errno;
@@ -396,6 +445,7 @@ int out_create_tmp(const char *path, mode_t mode, char **tmp)
 		unlink(name);
 		fd = e;
 	}
+	as_self(sw);
 	if (fd < 0) {
 		free(name);
 		return fd;

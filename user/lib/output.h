@@ -62,6 +62,9 @@ void out_set_mode(mode_t mode);
  */
 int out_create_tmp(const char *path, mode_t mode, char **tmp);
 void out_forget_tmp(const char *tmp);
+/* rename() and unlink() with the file system identity of out_set_owner()'s owner. */
+int out_rename(const char *from, const char *to);
+int out_unlink(const char *path);
 /* Removes every temporary file being written; async-signal-safe. */
 void out_unlink_pending(void);
 

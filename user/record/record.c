@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <grp.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
@@ -504,6 +505,11 @@ static int rec_users(struct recorder *r)
 		e = privs_invoker(&r->cmd_as);
 	if (e)
 		return e;
+	/* Root needs no groups of its own; the owner's apply to file access as the owner. */
+	if (r->owner.change && setgroups(r->owner.ngroups, r->owner.groups)) {
+		errmsg("setgroups: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
 	if (r->owner.change)
 		out_set_owner(r->owner.uid, r->owner.gid);
 	out_set_mode(0600);
@@ -983,7 +989,7 @@ static int rec_convert(struct recorder *r)
 		       r->capture_path, r->capture_path);
 	/* --report reads the capture after the summary. */
 	if (!rc && !r->o->report)
-		unlink(r->capture_path);
+		out_unlink(r->capture_path);
 	return rc;
 }
 
@@ -1059,7 +1065,7 @@ static int rec_report(struct recorder *r, int rc)
 	fflush(stderr);
 	rrc = privs_run(&r->owner, report_job, r->capture_path, NULL);
 	if (strcmp(r->capture_path, r->out))
-		unlink(r->capture_path);
+		out_unlink(r->capture_path);
 	return rc ? rc : rrc;
 }
 
