@@ -6,6 +6,7 @@ of a root ctrace-bpf, which is all sudo hands over."""
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import time
@@ -266,3 +267,42 @@ def test_privs_only_targets_cmdlines(tmp):
     r = ctrace("-q", "-d", "300ms", "-o", ctr, timeout=60)
     check(any("SECRET-before-8d1f" in " ".join(t[2]) for t in task_cmdlines(ctr)),
           "system-wide recording lost the command lines")
+
+
+def interrupt_conversion(tmp, env):
+    """Records a busy command into a JSON, signals once its conversion has
+    started; returns (exit status, stderr, files left)."""
+    out = tmp / "w.json"
+    rec = spawn([CTRACE, "-q", "-o", out, "--", workload("writer"), 300000],
+                stderr=subprocess.PIPE, text=True, env=env)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 60 and rec.poll() is None:
+        names = [p.name for p in tmp.iterdir()]
+        # The capture is complete (renamed) and the output's temporary exists.
+        if any(n.startswith("w.json.tmp.") for n in names) and \
+                any(n.startswith("w.json.capture.") and n.endswith(".ctr") for n in names):
+            rec.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.001)
+    rc = rec.wait(timeout=60)
+    return rc, rec.stderr.read(), sorted(p.name for p in tmp.iterdir())
+
+
+def test_privs_signal_during_conversion(tmp):
+    """A signal during the conversion abandons it: its temporary file is
+    removed, the capture is kept and named, exit 128 + SIGINT. Also when the
+    conversion runs as the invoking user (sudo), in a child."""
+    need_root()
+    open_dir(tmp)
+    for env in (None, sudo_env()):
+        for p in tmp.iterdir():
+            p.unlink()
+        rc, err, left = interrupt_conversion(tmp, env)
+        who = "sudo" if env else "root"
+        check(rc == 128 + signal.SIGINT, f"{who}: exit {rc}, want 130: {err!r}")
+        kept = [n for n in left if ".capture." in n and n.endswith(".ctr")]
+        check(len(kept) == 1 and left == kept, f"{who}: files left: {left}: {err!r}")
+        check(str(tmp / kept[0]) in err and "abandoned" in err,
+              f"{who}: the message does not name the capture: {err!r}")
+        r = ctrace("report", tmp / kept[0], timeout=60)
+        check(r.returncode == 0, f"{who}: the kept capture does not read: {r.stderr!r}")

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,23 +417,30 @@ int out_create_tmp(const char *path, mode_t mode, char **tmp)
 	unsigned char rnd[8];
 	char *name = NULL;
 	int fd = -EEXIST;
+	sigset_t all, old;
 	bool sw;
 
 	/*
 	 * A name nobody can predict, created only if absent: O_EXCL never
 	 * follows a symlink, so one planted there only makes us try another.
+	 * Signals wait: a handler sees the file in pending[] once it exists.
 	 */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	sw = as_owner();
 	for (int tries = 0; tries < 100 && fd == -EEXIST; tries++) {
-		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-			return -EIO;
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+			fd = -EIO;
+			break;
+		}
 		free(name);
 		if (asprintf(&name, "%s.tmp.%c%c%c%c%c%c%c%c", path, digits[rnd[0] % 36],
 			     digits[rnd[1] % 36], digits[rnd[2] % 36], digits[rnd[3] % 36],
 			     digits[rnd[4] % 36], digits[rnd[5] % 36], digits[rnd[6] % 36],
 			     digits[rnd[7] % 36]) < 0) {
-			as_self(sw);
-			return -ENOMEM;
+			name = NULL;
+			fd = -ENOMEM;
+			break;
 		}
 		fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (fd < 0)
@@ -446,11 +454,12 @@ int out_create_tmp(const char *path, mode_t mode, char **tmp)
 		fd = e;
 	}
 	as_self(sw);
-	if (fd < 0) {
+	if (fd >= 0) {
+		remember_tmp(name);
+		*tmp = name;
+	} else {
 		free(name);
-		return fd;
 	}
-	remember_tmp(name);
-	*tmp = name;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return fd;
 }

@@ -52,7 +52,7 @@ static void on_signal(int sig)
 {
 	if (converting) {
 		if (convert_child > 0) {
-			kill(convert_child, SIGTERM);
+			kill(convert_child, sig);
 			return;
 		}
 		out_unlink_pending();
