@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "record/privs.h"
 #include "lib/util.h"
@@ -106,15 +109,62 @@ int privs_invoker(struct run_as *a)
 	return 0;
 }
 
+/* Effective and permitted capabilities: exactly keep (a bit mask); none inheritable. */
+static int set_caps(uint64_t keep)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2] = {
+	    {.effective = (uint32_t)keep, .permitted = (uint32_t)keep},
+	    {.effective = (uint32_t)(keep >> 32), .permitted = (uint32_t)(keep >> 32)},
+	};
+
+	return syscall(SYS_capset, &hdr, d) ? -errno : 0;
+}
+
 int privs_become(const struct run_as *a)
 {
 	if (!a->change)
 		return 0;
+	/* The collector already became a (privs_drop_collector): shed its capabilities. */
+	if (getuid() == a->uid && geteuid() == a->uid && a->uid)
+		return set_caps(0);
 	if (setgroups(a->ngroups, a->groups) || setresgid(a->gid, a->gid, a->gid) ||
 	    setresuid(a->uid, a->uid, a->uid))
 		return -errno;
 	/* Losing root must be final: a way back would be a hole. */
 	if (a->uid && (setuid(0) == 0 || seteuid(0) == 0))
+		return -EPERM;
+	return 0;
+}
+
+/*
+ * What the collector still needs once everything is attached: CAP_BPF for
+ * its maps, CAP_PERFMON for the CPU sampling events that auto mode opens
+ * later, CAP_SYS_PTRACE for snapshots of other users' processes and their
+ * /proc entries, CAP_DAC_READ_SEARCH for their binaries' symbols at the end,
+ * CAP_KILL for a command run as another user.
+ */
+#define KEEP_CAPS                                                                                  \
+	((1ull << CAP_BPF) | (1ull << CAP_PERFMON) | (1ull << CAP_SYS_PTRACE) |                    \
+	 (1ull << CAP_DAC_READ_SEARCH) | (1ull << CAP_KILL))
+
+int privs_drop_collector(const struct run_as *a)
+{
+	int e;
+
+	/* Kernels before CAP_BPF need CAP_SYS_ADMIN throughout: keep root there. */
+	if (!a->change || geteuid() != 0 || prctl(PR_CAPBSET_READ, CAP_BPF) != 1)
+		return 0;
+	if (prctl(PR_SET_KEEPCAPS, 1) || setgroups(a->ngroups, a->groups) ||
+	    setresgid(a->gid, a->gid, a->gid) || setresuid(a->uid, a->uid, a->uid))
+		return -errno;
+	prctl(PR_SET_KEEPCAPS, 0);
+	e = set_caps(KEEP_CAPS);
+	if (e)
+		return e;
+	/* The invoking user must not reach our capabilities through ptrace or /proc. */
+	prctl(PR_SET_DUMPABLE, 0);
+	if (setuid(0) == 0)
 		return -EPERM;
 	return 0;
 }

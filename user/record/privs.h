@@ -26,6 +26,11 @@ int privs_user(const char *user, struct run_as *a);
 int privs_invoker(struct run_as *a);
 /* In a child: the groups, gid and uid of a, irrevocably. 0 or -errno. */
 int privs_become(const struct run_as *a);
+/*
+ * After the attach, under sudo: the collector becomes a's user, keeping only
+ * the capabilities it still uses (privs.c says which). 0 or -errno.
+ */
+int privs_drop_collector(const struct run_as *a);
 /* Every signal unblocked and at its default disposition (for exec). */
 void privs_default_signals(void);
 /*

@@ -803,6 +803,19 @@ static void rec_abort(struct recorder *r)
 	r->w = NULL;
 }
 
+/* Everything is attached: under sudo the collector keeps only what it still uses. */
+static int rec_drop(struct recorder *r)
+{
+	int e = privs_drop_collector(&r->owner);
+
+	if (e) {
+		errmsg("cannot drop privileges to uid %u: %s", (unsigned)r->owner.uid,
+		       strerror(-e));
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 static int rec_start(struct recorder *r)
 {
 	int rc;
@@ -817,6 +830,8 @@ static int rec_start(struct recorder *r)
 		governor_start(r);
 		rc = rec_release(r);
 	}
+	if (!rc)
+		rc = rec_drop(r);
 	if (rc)
 		rec_abort(r);
 	return rc;
