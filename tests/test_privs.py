@@ -6,6 +6,7 @@ of a root ctrace-bpf, which is all sudo hands over."""
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -306,3 +307,53 @@ def test_privs_signal_during_conversion(tmp):
               f"{who}: the message does not name the capture: {err!r}")
         r = ctrace("report", tmp / kept[0], timeout=60)
         check(r.returncode == 0, f"{who}: the kept capture does not read: {r.stderr!r}")
+
+
+# CAP_DAC_READ_SEARCH, CAP_KILL, CAP_SYS_PTRACE, CAP_PERFMON, CAP_BPF
+COLLECTOR_CAPS = (1 << 2) | (1 << 5) | (1 << 19) | (1 << 38) | (1 << 39)
+
+
+def status_fields(pid):
+    out = {}
+    for l in open(f"/proc/{pid}/status"):
+        k, _, v = l.partition(":")
+        out[k] = v.split()
+    return out
+
+
+def test_privs_sudo_collector_drops_after_attach(tmp):
+    """Under sudo, once attached, the collector runs as the invoking user with
+    only the capabilities it still uses, and what comes later still works on
+    a root-owned Go program: auto mode's switch to sampled (CPU sampling
+    events opened then), goroutine snapshots, symbols, pprof as the user."""
+    need_root()
+    from test_goroutines import binary
+    prog = binary("1.19", "plain", "workerpool")
+    open_dir(tmp)
+    target = spawn([prog, 4, 100000000], stdout=subprocess.DEVNULL)
+    time.sleep(0.3)
+    rec = spawn([CTRACE, "-d", "3s", "-p", target.pid, "-o", tmp / "p.ctr",
+                 "--pprof-out", tmp / "prof"], stderr=subprocess.PIPE, text=True,
+                env=sudo_env())
+    first = rec.stderr.readline()
+    check("recording" in first, f"no 'recording' line: {first!r}")
+    # The line comes just before the command is released and privileges dropped.
+    time.sleep(1)
+    st = status_fields(rec.pid)
+    err = first + rec.stderr.read()
+    check(rec.wait(timeout=60) == 0, f"record failed: {err!r}")
+    check(st["Uid"] == [str(NOBODY)] * 4 and st["Gid"] == [str(NOBODY)] * 4,
+          f"collector still uid {st['Uid']} gid {st['Gid']}")
+    for k in ("CapEff", "CapPrm"):
+        check(int(st[k][0], 16) == COLLECTOR_CAPS,
+              f"collector {k} {st[k][0]}, want {COLLECTOR_CAPS:016x}")
+    check(int(st["CapInh"][0], 16) == 0, f"inheritable caps {st['CapInh']}")
+    check("then sampled" in err, f"auto mode did not switch: {err!r}")
+    m = re.search(r"goroutine snapshots \(sampled, every [^)]*\): (\d+), (\d+) goroutines", err)
+    check(m and int(m.group(1)) > 0 and int(m.group(2)) > 0, f"no snapshots: {err!r}")
+    owned(tmp / "p.ctr", NOBODY, 0o600)
+    cpu = tmp / "prof" / "cpu-goroutines.pb.gz"
+    owned(cpu, NOBODY, 0o600)
+    recs, _ = ctrlib.read_records(tmp / "p.ctr")
+    syms = [r for r in recs if r.type == ctrlib.REC_GO_SYM]
+    check(syms, "no Go symbols written at the end")
