@@ -239,13 +239,14 @@ def test_privs_only_targets_cmdlines(tmp):
     a process running before, or exec'ing during, the recording keeps only
     its comm, and its secret argument is nowhere in the capture."""
     need_root()
-    before = spawn(["sh", "-c", "sleep 5 # SECRET-before-8d1f"])
+    # Two commands: sh stays sh (no exec of the last one); killed by cleanup.
+    before = spawn(["sh", "-c", "sleep 120; : SECRET-before-8d1f"])
     time.sleep(0.1)
     ctr = tmp / "c.ctr"
     rec = spawn([CTRACE, "-q", "-o", ctr, "--", "sh", "-c", "sleep 1; true"],
                 stderr=subprocess.PIPE)
     time.sleep(0.5)
-    during = run(["sh", "-c", "sleep 0.1 # SECRET-during-8d1f"], timeout=10)
+    during = run(["sh", "-c", "sleep 0.1; : SECRET-during-8d1f"], timeout=10)
     check(during.returncode == 0, "the decoy failed")
     check(rec.wait(timeout=60) == 0, f"record failed: {rec.stderr.read()!r}")
     tasks = task_cmdlines(ctr)
