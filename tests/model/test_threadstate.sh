@@ -14,7 +14,7 @@ cflags="-O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter
 srcs="$here/test_threadstate.c $root/user/model/threadstate.c $root/user/capture/*.c
 	$root/user/lib/*.c"
 # shellcheck disable=SC2086
-if ! ${CC:-gcc} $cflags $srcs -lz -o "$work/test_threadstate" 2>"$work/build.log"; then
+if ! ${CC:-gcc} $cflags $srcs -lz -lzstd -o "$work/test_threadstate" 2>"$work/build.log"; then
 	head -20 "$work/build.log"
 	echo "FAIL build test_threadstate"
 	echo "threadstate: 0 passed, 1 failed"

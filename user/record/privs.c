@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,13 +172,18 @@ int privs_drop_collector(const struct run_as *a)
 
 void privs_default_signals(void)
 {
-	struct sigaction sa = {.sa_handler = SIG_DFL};
+	/* The kernel's struct: the C library refuses its own signals (32, 33). */
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} sa = {.handler = SIG_DFL};
 	sigset_t none;
 
-	sigemptyset(&sa.sa_mask);
-	/* Fails harmlessly for SIGKILL, SIGSTOP and the C library's own. */
+	/* Fails harmlessly for SIGKILL and SIGSTOP. */
 	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);
+		syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof(sa.mask));
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
