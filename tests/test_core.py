@@ -527,7 +527,11 @@ def test_sigkill_ctr_prefix_converts(tmp):
     check(run([workload("writer"), 40000]).returncode == 0, "filler failed")
     time.sleep(0.5)
     rec.stop(signal.SIGKILL)
-    js = convert(out, tmp / "k.json")
+    # Killed, it never renamed the capture into place: the prefix is the temporary.
+    check(not out.exists(), "a capture cut short took the final name")
+    kept = list(tmp.glob("k.ctr.tmp.*"))
+    check(len(kept) == 1, f"no capture prefix kept: {list(tmp.iterdir())}")
+    js = convert(kept[0], tmp / "k.json")
     t = traces.load(js)
     got = t.count_process(w.pid, "write")
     check(got == 9, f"writer {w.pid}: {got} writes, want 9")

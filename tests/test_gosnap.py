@@ -299,7 +299,8 @@ def test_gosnap_validator(tmp):
     """gosnap_check on crafted g windows: each corruption has its verdict."""
     exe = tmp / "gosnap_check"
     srcs = ["tests/go/gosnap_check.c", "user/go/gosnap.c", "user/go/go_offsets_table.c",
-            "user/capture/capture_write.c", "user/capture/codec.c", "user/lib/util.c"]
+            "user/capture/capture_write.c", "user/capture/codec.c", "user/lib/output.c",
+            "user/lib/termesc.c", "user/lib/util.c"]
     r = run(["cc", "-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter",
              "-Wno-missing-field-initializers", "-D_GNU_SOURCE", "-Iuser", "-I.", "-Ibuild",
              *srcs, "-lz", "-lzstd", "-o", exe], cwd=ROOT, timeout=120)

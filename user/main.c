@@ -38,7 +38,10 @@ static void usage(FILE *f)
 	    "                          shows what competed with them. Stops when they\n"
 	    "                          have all exited, keeping what was recorded.\n"
 	    "  -- CMD [ARG...]         start CMD under tracing from its first\n"
-	    "                          instruction and stop when it exits.\n"
+	    "                          instruction and stop when it exits. Under sudo\n"
+	    "                          it runs as the invoking user (SUDO_UID), with\n"
+	    "                          that user's groups and default signals\n"
+	    "  -u, --user USER         run CMD as USER instead (--user root: as root)\n"
 	    "\n"
 	    "Options:\n"
 	    "  -d, --duration DUR      stop after DUR: 500ms, 5s, 2m (default: until\n"
@@ -81,6 +84,9 @@ static void usage(FILE *f)
 	    "  -v, --verbose           show libbpf's messages\n"
 	    "  -h, --help              this text\n"
 	    "  -V, --version           print the version\n"
+	    "\n"
+	    "Under sudo, outputs belong to the invoking user, who also runs the\n"
+	    "conversion and the reports; captures are mode 0600 (see README: Security).\n"
 	    "\n"
 	    "Every output is derived from a native capture (.ctr); `convert` turns a\n"
 	    "capture into any format on any machine. Open .pftrace and .json files at\n"
@@ -257,6 +263,9 @@ static int record_opt(int c, char **argv, struct record_opts *o)
 	case 'R':
 		o->report = true;
 		return -1;
+	case 'u':
+		o->user = optarg;
+		return -1;
 	case 'h':
 		usage(stdout);
 		return 0;
@@ -309,6 +318,7 @@ static int cmd_record_args(int argc, char **argv)
 	    {"pprof-out", required_argument, NULL, 'P'},
 	    {"snapshot-interval", required_argument, NULL, 'I'},
 	    {"report", no_argument, NULL, 'R'},
+	    {"user", required_argument, NULL, 'u'},
 	    {"freq", required_argument, NULL, OPT_FREQ},
 	    {"max-overhead", required_argument, NULL, OPT_MAX_OVERHEAD},
 	    {"help", no_argument, NULL, 'h'},
@@ -326,7 +336,7 @@ static int cmd_record_args(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at the first non-option, so CMD's own flags stay its own. */
-	while ((c = getopt_long(argc, argv, "+p:d:o:F:qvhV", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "+p:d:o:F:u:qvhV", opts, NULL)) != -1)
 		if ((rc = record_opt(c, argv, &o)) >= 0)
 			return rc;
 	/* Everything after the options is the command (`--` optional). */

@@ -12,7 +12,8 @@
  * usage: gosnap_check [CAPTURE [NGOROUTINES]]
  *
  * build: cc -Iuser -I. -Ibuild tests/go/gosnap_check.c user/go/gosnap.c
- *        user/go/go_offsets_table.c user/capture/capture_write.c user/lib/util.c -lz
+ *        user/go/go_offsets_table.c user/capture/capture_write.c user/capture/codec.c
+ *        user/lib/output.c user/lib/termesc.c user/lib/util.c -lz -lzstd
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -21,7 +21,11 @@
 
 struct ctr_writer;
 
-/* Creates path (truncating). Returns NULL with errno set. */
+/*
+ * Writes a capture that becomes path when closed without error (a new
+ * temporary beside it until then; path itself is untouched). NULL with
+ * errno set.
+ */
 struct ctr_writer *ctr_writer_open(const char *path);
 /* Appends one record (h->size bytes). Buffered; compresses full blocks. */
 int ctr_writer_add(struct ctr_writer *w, const void *rec);
@@ -29,8 +33,16 @@ int ctr_writer_add(struct ctr_writer *w, const void *rec);
 int ctr_writer_meta(struct ctr_writer *w, const char *key, const char *value);
 /* Writes the pending block (after the metadata, every second, and at the end). */
 int ctr_writer_flush(struct ctr_writer *w);
-/* Flushes and closes; returns 0 or -errno of the first failure. */
+/*
+ * Flushes, syncs and renames the capture into place; returns 0 or -errno of
+ * the first failure, when the temporary (ctr_writer_tmp()) keeps what was
+ * written.
+ */
 int ctr_writer_close(struct ctr_writer *w);
+/* Closes and removes the temporary: nothing of this capture is kept. */
+void ctr_writer_discard(struct ctr_writer *w);
+/* The temporary file being written. */
+const char *ctr_writer_tmp(const struct ctr_writer *w);
 uint64_t ctr_writer_bytes(const struct ctr_writer *w);
 
 /* ---- reader ---- */

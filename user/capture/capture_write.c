@@ -2,19 +2,25 @@
 /*
  * Capture writer: records are appended to a block buffer; a full block is
  * compressed (capture/codec.c) and written whole, so a capture cut short (kill -9, full
- * disk) still holds every complete block before the cut.
+ * disk) still holds every complete block before the cut. The capture is
+ * written to a new PATH.tmp.XXXXXX (mode 0600: it holds command lines) and
+ * renamed over PATH when closed without error; after an error the temporary
+ * keeps what was written.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "capture/capture.h"
 #include "capture/capture_format.h"
 #include "capture/codec.h"
+#include "lib/output.h"
 
 struct ctr_writer {
 	int fd;
+	char *path, *tmp;
 	int err;
 	unsigned char *raw;
 	size_t len;
@@ -55,13 +61,14 @@ struct ctr_writer *ctr_writer_open(const char *path)
 	w->zcap = ctr_codec_bound(CTR_BLOCK_RAW);
 	w->z = malloc(w->zcap);
 	w->codec = ctr_codec_new();
-	if (!w->raw || !w->z || !w->codec) {
+	w->path = strdup(path);
+	if (!w->raw || !w->z || !w->codec || !w->path) {
 		err = ENOMEM;
 		goto fail;
 	}
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	w->fd = out_create_tmp(path, 0600, &w->tmp);
 	if (w->fd < 0) {
-		err = errno;
+		err = -w->fd;
 		goto fail;
 	}
 	memcpy(fh.magic, CTR_MAGIC, sizeof(fh.magic));
@@ -70,11 +77,14 @@ struct ctr_writer *ctr_writer_open(const char *path)
 	err = -write_all(w, &fh, sizeof(fh));
 	if (err) {
 		close(w->fd);
-		unlink(path);
+		out_unlink(w->tmp);
+		out_forget_tmp(w->tmp);
 		goto fail;
 	}
 	return w;
 fail:
+	free(w->tmp);
+	free(w->path);
 	ctr_codec_free(w->codec);
 	free(w->raw);
 	free(w->z);
@@ -150,6 +160,22 @@ uint64_t ctr_writer_bytes(const struct ctr_writer *w)
 	return w->bytes + w->len;
 }
 
+const char *ctr_writer_tmp(const struct ctr_writer *w)
+{
+	return w->tmp;
+}
+
+static void writer_free(struct ctr_writer *w)
+{
+	out_forget_tmp(w->tmp);
+	free(w->tmp);
+	free(w->path);
+	ctr_codec_free(w->codec);
+	free(w->raw);
+	free(w->z);
+	free(w);
+}
+
 int ctr_writer_close(struct ctr_writer *w)
 {
 	int err = ctr_writer_flush(w);
@@ -158,9 +184,17 @@ int ctr_writer_close(struct ctr_writer *w)
 		err = -errno;
 	if (close(w->fd) < 0 && !err)
 		err = -errno;
-	ctr_codec_free(w->codec);
-	free(w->raw);
-	free(w->z);
-	free(w);
+	if (!err && out_rename(w->tmp, w->path) < 0)
+		err = -errno;
+	writer_free(w);
 	return err;
+}
+
+void ctr_writer_discard(struct ctr_writer *w)
+{
+	if (!w)
+		return;
+	close(w->fd);
+	out_unlink(w->tmp);
+	writer_free(w);
 }

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "capture/names.h"
 #include "lib/idmap.h"
 #include "model/cpustack.h"
@@ -899,6 +900,36 @@ static int write_profiles(struct ctx *c, const char *dir, bool have_go, bool qui
 	return c->cpu_samples ? write_cpu_profile(c, dir, quiet) : 0;
 }
 
+/*
+ * DIR is made, or must already be a directory of ours: profiles are not
+ * written through a symlink or into another user's directory. 0 or -1.
+ */
+static int pprof_dir_ok(const char *dir)
+{
+	struct stat st;
+
+	if (!mkdir(dir, 0755))
+		return 0;
+	if (errno != EEXIST) {
+		errmsg("cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(dir, &st)) {
+		errmsg("cannot use %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		errmsg("cannot use %s: not a directory (a symlink is not followed)", dir);
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		errmsg("cannot use %s: owned by uid %u, not by uid %u", dir, (unsigned)st.st_uid,
+		       (unsigned)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
 int pprof_write_dir(const char *capture, const char *dir, bool quiet)
 {
 	struct gostate *gs = NULL;
@@ -909,10 +940,8 @@ int pprof_write_dir(const char *capture, const char *dir, bool quiet)
 	c = ctx_open(capture);
 	if (!c)
 		return -1;
-	if (mkdir(dir, 0755) && errno != EEXIST) {
-		errmsg("cannot create %s: %s", dir, strerror(errno));
+	if (pprof_dir_ok(dir))
 		goto out;
-	}
 	have_go = ctr_go_proc_count(c->r) > 0;
 	if (find_traced(c))
 		goto out;

@@ -1,18 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Buffered output: all-or-nothing files, a descriptor, or memory (see output.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <sys/fsuid.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include "lib/output.h"
 
 #define OUT_BUF (1 << 20)
+/* Files being written at once: a trace, or one pprof profile at a time. */
+#define MAX_PENDING 4
+
+/* Who new files are given to (-1: whoever creates them) and their mode. */
+static uid_t owner_uid = (uid_t)-1;
+static gid_t owner_gid = (gid_t)-1;
+static mode_t new_mode = 0644;
+/* Temporary names being written, for out_unlink_pending() in a signal handler. */
+static char *volatile pending[MAX_PENDING];
 
 enum out_kind {
-	OUT_FILE, /* PATH.tmp.<pid>, renamed over PATH by out_close() */
+	OUT_FILE, /* PATH.tmp.XXXXXX, renamed over PATH by out_close() */
 	OUT_FD,	  /* a descriptor the caller owns */
 	OUT_MEM,
 };
@@ -108,7 +122,7 @@ struct out *out_open(const char *path, int gzip)
 	o->kind = OUT_FILE;
 	o->fd = -1;
 	o->path = strdup(path);
-	if (!o->path || asprintf(&o->tmp, "%s.tmp.%d", path, getpid()) < 0)
+	if (!o->path)
 		goto fail;
 	o->buf = malloc(OUT_BUF);
 	if (!o->buf)
@@ -127,9 +141,11 @@ struct out *out_open(const char *path, int gzip)
 			goto fail;
 		}
 	}
-	o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (o->fd < 0)
+	o->fd = out_create_tmp(path, new_mode, &o->tmp);
+	if (o->fd < 0) {
+		errno = -o->fd;
 		goto fail;
+	}
 	return o;
 fail : {
 	int e = errno;
@@ -272,10 +288,11 @@ int out_close(struct out *o)
 	if (close(o->fd) < 0 && !o->err)
 		o->err = errno;
 	o->fd = -1;
-	if (!o->err && rename(o->tmp, o->path) < 0)
+	if (!o->err && out_rename(o->tmp, o->path) < 0)
 		o->err = errno;
 	if (o->err)
-		unlink(o->tmp);
+		out_unlink(o->tmp);
+	out_forget_tmp(o->tmp);
 	err = o->err;
 	out_free(o);
 	return err ? -err : 0;
@@ -307,7 +324,142 @@ void out_abort(struct out *o)
 		return;
 	if (o->kind == OUT_FILE && o->fd >= 0)
 		close(o->fd);
-	if (o->tmp)
-		unlink(o->tmp);
+	if (o->tmp) {
+		out_unlink(o->tmp);
+		out_forget_tmp(o->tmp);
+	}
 	out_free(o);
+}
+
+void out_set_owner(uid_t uid, gid_t gid)
+{
+	owner_uid = uid;
+	owner_gid = gid;
+}
+
+void out_set_mode(mode_t mode)
+{
+	new_mode = mode;
+}
+
+/*
+ * Path operations in the owner's directories are done with the owner's file
+ * system identity: a directory swapped for a symlink after the checks can
+ * only lead where the owner could write anyway. Returns whether it switched.
+ */
+static bool as_owner(void)
+{
+	if (owner_uid == (uid_t)-1 || geteuid() != 0)
+		return false;
+	setfsgid(owner_gid);
+	setfsuid(owner_uid);
+	return true;
+}
+
+static void as_self(bool switched)
+{
+	int e = errno;
+
+	if (switched) {
+		setfsuid(geteuid());
+		setfsgid(getegid());
+	}
+	errno = e;
+}
+
+int out_rename(const char *from, const char *to)
+{
+	bool sw = as_owner();
+	int rc = rename(from, to);
+
+	as_self(sw);
+	return rc;
+}
+
+int out_unlink(const char *path)
+{
+	bool sw = as_owner();
+	int rc = unlink(path);
+
+	as_self(sw);
+	return rc;
+}
+
+static void remember_tmp(char *tmp)
+{
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (!pending[i]) {
+			pending[i] = tmp;
+			return;
+		}
+}
+
+void out_forget_tmp(const char *tmp)
+{
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (pending[i] == tmp)
+			pending[i] = NULL;
+}
+
+void out_unlink_pending(void)
+{
+	for (int i = 0; i < MAX_PENDING; i++) {
+		char *t = pending[i];
+
+		if (t)
+			unlink(t);
+	}
+}
+
+int out_create_tmp(const char *path, mode_t mode, char **tmp)
+{
+	static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char rnd[8];
+	char *name = NULL;
+	int fd = -EEXIST;
+	sigset_t all, old;
+	bool sw;
+
+	/*
+	 * A name nobody can predict, created only if absent: O_EXCL never
+	 * follows a symlink, so one planted there only makes us try another.
+	 * Signals wait: a handler sees the file in pending[] once it exists.
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	sw = as_owner();
+	for (int tries = 0; tries < 100 && fd == -EEXIST; tries++) {
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+			fd = -EIO;
+			break;
+		}
+		free(name);
+		if (asprintf(&name, "%s.tmp.%c%c%c%c%c%c%c%c", path, digits[rnd[0] % 36],
+			     digits[rnd[1] % 36], digits[rnd[2] % 36], digits[rnd[3] % 36],
+			     digits[rnd[4] % 36], digits[rnd[5] % 36], digits[rnd[6] % 36],
+			     digits[rnd[7] % 36]) < 0) {
+			name = NULL;
+			fd = -ENOMEM;
+			break;
+		}
+		fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd < 0)
+			fd = -errno;
+	}
+	if (fd >= 0 && owner_uid != (uid_t)-1 && fchown(fd, owner_uid, owner_gid) < 0) {
+		int e = -errno;
+
+		close(fd);
+		unlink(name);
+		fd = e;
+	}
+	as_self(sw);
+	if (fd >= 0) {
+		remember_tmp(name);
+		*tmp = name;
+	} else {
+		free(name);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return fd;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Buffered output for every writer. A file opened with out_open() is written
- * to PATH.tmp.<pid> and renamed over PATH only when complete, so a reader
- * never sees a partial file; a ".gz" target is gzip-compressed through zlib.
+ * to a new PATH.tmp.XXXXXX (created exclusively, never through a symlink) and
+ * renamed over PATH only when complete, so a reader never sees a partial
+ * file and an existing PATH is replaced only by a complete one; a ".gz"
+ * target is gzip-compressed through zlib.
  * The same writer also goes to an already-open descriptor (stdout) or to
  * memory. The first error (ENOSPC, EIO, ...) sticks; later writes are no-ops
  * and the close reports it.
@@ -13,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct out;
 
@@ -47,5 +50,22 @@ int out_close(struct out *o);
 char *out_close_mem(struct out *o, size_t *len);
 /* Frees o without committing: a file's temporary is removed. */
 void out_abort(struct out *o);
+
+/* Every file created from now on is given to uid:gid (under sudo: the invoking user). */
+void out_set_owner(uid_t uid, gid_t gid);
+/* The mode of files created from now on, before the umask (default 0644). */
+void out_set_mode(mode_t mode);
+/*
+ * Creates a new temporary file PATH.tmp.XXXXXX with mode, O_EXCL|O_NOFOLLOW,
+ * owned as out_set_owner() said; its name in *tmp (malloc'd, registered for
+ * out_unlink_pending() until out_forget_tmp()). Returns the fd or -errno.
+ */
+int out_create_tmp(const char *path, mode_t mode, char **tmp);
+void out_forget_tmp(const char *tmp);
+/* rename() and unlink() with the file system identity of out_set_owner()'s owner. */
+int out_rename(const char *from, const char *to);
+int out_unlink(const char *path);
+/* Removes every temporary file being written; async-signal-safe. */
+void out_unlink_pending(void);
 
 #endif /* CTRACE_OUTPUT_H */

@@ -5,21 +5,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "lib/termesc.h"
 #include "lib/util.h"
 
 void errmsg(const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[1024], esc[4 * sizeof(buf)];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	/* One line, whatever the message carried. */
+	/* One line, whatever the message carried, and nothing a terminal obeys. */
 	for (char *p = buf; *p; p++)
 		if (*p == '\n')
 			*p = ' ';
-	fprintf(stderr, "ctrace-bpf: %s\n", buf);
+	term_escape_buf(buf, esc, sizeof(esc));
+	fprintf(stderr, "ctrace-bpf: %s\n", esc);
 }
 
 int parse_duration(const char *s, uint64_t *ns)

@@ -99,9 +99,12 @@ pid_t proc_tgid(pid_t pid)
 	return tgid;
 }
 
-/* Kernel threads have an empty cmdline and descend from kthreadd (pid 2). */
+/*
+ * Kernel threads have an empty cmdline and descend from kthreadd (pid 2).
+ * keep: the cmdline goes into the capture, else only the comm does.
+ */
 static int write_task(struct ctr_writer *w, const char *dir, pid_t tid, pid_t tgid_hint,
-		      const char *cmdline, size_t cmdlen, uint64_t ts)
+		      const char *cmdline, size_t cmdlen, bool keep, uint64_t ts)
 {
 	union {
 		struct rec_task t;
@@ -118,9 +121,11 @@ static int write_task(struct ctr_writer *w, const char *dir, pid_t tid, pid_t tg
 	u.t.h.type = REC_TASK;
 	u.t.h.tid = tid;
 	u.t.h.tgid = tgid;
-	u.t.h.size = sizeof(u.t) + cmdlen;
 	u.t.ppid = ppid;
 	u.t.task_flags = (!cmdlen && (ppid == 2 || tgid == 2)) ? TASK_IS_KTHREAD : 0;
+	if (!keep)
+		cmdlen = 0;
+	u.t.h.size = sizeof(u.t) + cmdlen;
 	u.t.cmdline_len = cmdlen;
 	memcpy(u.t.cmdline, cmdline, cmdlen);
 	return ctr_writer_add(w, &u);
@@ -136,7 +141,7 @@ static size_t read_cmdline(const char *dir, char *buf, size_t len)
 	return n > 0 ? n : 0;
 }
 
-int proc_write_task(struct ctr_writer *w, pid_t tgid, pid_t tid, uint64_t ts)
+int proc_write_task(struct ctr_writer *w, pid_t tgid, pid_t tid, uint64_t ts, bool cmdline)
 {
 	char dir[64], cmd[4096];
 	size_t n;
@@ -145,7 +150,7 @@ int proc_write_task(struct ctr_writer *w, pid_t tgid, pid_t tid, uint64_t ts)
 	n = read_cmdline(dir, cmd, sizeof(cmd));
 	if (tid != tgid)
 		snprintf(dir, sizeof(dir), "/proc/%d/task/%d", tgid, tid);
-	return write_task(w, dir, tid, tgid, cmd, n, ts);
+	return write_task(w, dir, tid, tgid, cmd, n, cmdline, ts);
 }
 
 static bool numeric(const char *s)
@@ -158,7 +163,7 @@ static bool numeric(const char *s)
 	return true;
 }
 
-int proc_snapshot(struct ctr_writer *w, uint64_t ts)
+int proc_snapshot(struct ctr_writer *w, uint64_t ts, proc_cmdline_fn want, void *ctx)
 {
 	DIR *d = opendir("/proc"), *td;
 	struct dirent *de, *te;
@@ -170,12 +175,14 @@ int proc_snapshot(struct ctr_writer *w, uint64_t ts)
 	while ((de = readdir(d))) {
 		pid_t pid;
 		size_t n;
+		bool keep;
 
 		if (!numeric(de->d_name))
 			continue;
 		pid = atoi(de->d_name);
 		snprintf(dir, sizeof(dir), "/proc/%d", pid);
 		n = read_cmdline(dir, cmd, sizeof(cmd));
+		keep = !want || want(ctx, pid);
 		snprintf(path, sizeof(path), "/proc/%d/task", pid);
 		td = opendir(path);
 		if (!td)
@@ -187,7 +194,7 @@ int proc_snapshot(struct ctr_writer *w, uint64_t ts)
 				continue;
 			tid = atoi(te->d_name);
 			snprintf(path, sizeof(path), "/proc/%d/task/%d", pid, tid);
-			if (write_task(w, path, tid, pid, cmd, n, ts) == 0)
+			if (write_task(w, path, tid, pid, cmd, n, keep, ts) == 0)
 				count++;
 		}
 		closedir(td);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <grp.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
@@ -22,12 +23,14 @@
 #include "go/goprobe.h"
 #include "record/cpusample.h"
 #include "record/governor.h"
+#include "record/privs.h"
 #include "record/procfs.h"
 #include "record/record.h"
 #include "record/snapshots.h"
 #include "formats/pprof.h"
 #include "report/report.h"
 #include "record/tracer.h"
+#include "lib/output.h"
 #include "lib/util.h"
 
 /* Events with ts older than (drain start - this) are all in the file. */
@@ -41,14 +44,25 @@ static volatile sig_atomic_t stop_signal;
 /* When the first stopping signal arrived (CLOCK_BOOTTIME): the cut. */
 static volatile uint64_t stop_signal_ts;
 static volatile sig_atomic_t converting;
-/* Temporary files to remove if the user insists on stopping mid-convert. */
-static char *cleanup_path;
+/* The process converting as the invoking user, while it runs. */
+static volatile pid_t convert_child;
+/* Said when a signal abandons the conversion: where the capture is. */
+static char *abandon_msg;
 
+/*
+ * A signal during the conversion abandons it: its temporary files go, the
+ * capture stays. A converting child is told and does its own cleanup.
+ */
 static void on_signal(int sig)
 {
-	if (converting && stop_signal) {
-		if (cleanup_path)
-			unlink(cleanup_path);
+	if (converting) {
+		if (convert_child > 0) {
+			kill(convert_child, sig);
+			return;
+		}
+		out_unlink_pending();
+		if (abandon_msg && write(STDERR_FILENO, abandon_msg, strlen(abandon_msg)) < 0)
+			_exit(128 + sig);
 		_exit(128 + sig);
 	}
 	/* clock_gettime() is async-signal-safe. */
@@ -92,6 +106,8 @@ struct recorder {
 	double go_share;	/* the governor's last (or deciding) estimate */
 	double go_share_max;	/* its highest estimate */
 	struct snapshots snaps; /* --snapshot-interval */
+	struct run_as cmd_as;	/* who CMD runs as */
+	struct run_as owner;	/* the invoking user: outputs, conversion, reports */
 	pid_t child;
 	int child_fd[2]; /* launch(): release the command; its exec errno */
 	int child_status;
@@ -233,11 +249,23 @@ static void write_watermark(struct recorder *r, uint64_t ts)
 		r->werr = ctr_writer_add(r->w, &h);
 }
 
+/*
+ * With -p or a command only the targets' command lines are recorded (they
+ * may hold secrets); other processes keep their comm.
+ */
+static bool want_cmdline(void *ctx, pid_t tgid)
+{
+	struct recorder *r = ctx;
+
+	return (!r->o->npids && !r->o->cmd) || tracer_is_target(r->t, tgid);
+}
+
 static void flush_exec_queue(struct recorder *r)
 {
 	for (int i = 0; i < r->nexec && !r->werr; i++) {
-		int rc =
-		    proc_write_task(r->w, r->exec_queue[i][0], r->exec_queue[i][1], now_boot_ns());
+		pid_t tgid = r->exec_queue[i][0];
+		int rc = proc_write_task(r->w, tgid, r->exec_queue[i][1], now_boot_ns(),
+					 want_cmdline(r, tgid));
 
 		if (rc < 0 && rc != -1)
 			r->werr = rc;
@@ -246,10 +274,25 @@ static void flush_exec_queue(struct recorder *r)
 }
 
 /*
+ * The held command's last steps: its user, default signals, exec. Returns
+ * only on failure, with errno (negative: changing user failed).
+ */
+static int become_cmd(char **cmd, const struct run_as *as)
+{
+	int e = privs_become(as);
+
+	if (e)
+		return e;
+	privs_default_signals();
+	execvp(cmd[0], cmd);
+	return errno;
+}
+
+/*
  * Forks CMD held before exec; returns the pid, or -1 after one line.
  * fds[0]: write a byte to let it exec; fds[1]: yields errno if exec failed.
  */
-static pid_t launch(char **cmd, int fds[2])
+static pid_t launch(char **cmd, const struct run_as *as, int fds[2])
 {
 	int go[2], report[2];
 	pid_t pid;
@@ -272,10 +315,7 @@ static pid_t launch(char **cmd, int fds[2])
 		/* Wait until the tracer is attached; EOF without a byte means abort. */
 		if (read(go[0], &c, 1) != 1)
 			_exit(127);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		execvp(cmd[0], cmd);
-		e = errno;
+		e = become_cmd(cmd, as);
 		if (write(report[1], &e, sizeof(e)) < 0)
 			_exit(127);
 		_exit(127);
@@ -316,24 +356,30 @@ static char *default_output(struct record_opts *o)
 	return path;
 }
 
-/* Proves the output can be created before any tracing starts. */
-static int check_writable(const char *path)
+/* Creates and removes a file beside path; 0 or an errno as exit status. */
+static int try_create(void *path)
 {
 	char *tmp;
-	int fd;
+	int fd = out_create_tmp(path, 0600, &tmp);
 
-	if (asprintf(&tmp, "%s.tmp.%d", path, getpid()) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		int e = errno;
-
-		free(tmp);
-		return -e;
-	}
+	if (fd < 0)
+		return -fd;
 	close(fd);
 	unlink(tmp);
+	out_forget_tmp(tmp);
 	free(tmp);
+	return 0;
+}
+
+/* Proves the output can be created, by whoever will create it, before tracing. */
+static int check_writable(struct recorder *r)
+{
+	int e = privs_run(&r->owner, try_create, (void *)r->out, NULL);
+
+	if (e) {
+		errmsg("cannot write %s: %s", r->out, strerror(e));
+		return EXIT_OUTPUT;
+	}
 	return 0;
 }
 
@@ -477,6 +523,38 @@ static void install_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
+/*
+ * Who is who: under sudo, CMD (unless --user says otherwise), the outputs,
+ * the conversion and the reports belong to the invoking user. Captures hold
+ * command lines: 0600, as perf does for perf.data.
+ */
+static int rec_users(struct recorder *r)
+{
+	int e = privs_invoker(&r->owner);
+
+	if (e)
+		return e;
+	if (r->o->user && !r->o->cmd) {
+		errmsg("--user applies to a command (-- CMD)");
+		return EXIT_USAGE;
+	}
+	if (r->o->user)
+		e = privs_user(r->o->user, &r->cmd_as);
+	else if (r->owner.change)
+		e = privs_invoker(&r->cmd_as);
+	if (e)
+		return e;
+	/* Root needs no groups of its own; the owner's apply to file access as the owner. */
+	if (r->owner.change && setgroups(r->owner.ngroups, r->owner.groups)) {
+		errmsg("setgroups: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (r->owner.change)
+		out_set_owner(r->owner.uid, r->owner.gid);
+	out_set_mode(0600);
+	return 0;
+}
+
 /* Before any tracing: privileges, targets, the output's name and format. */
 static int rec_prepare(struct recorder *r)
 {
@@ -512,11 +590,11 @@ static int rec_prepare(struct recorder *r)
 	r->out = o->output ? o->output : (r->defout = default_output(o));
 	if (!r->out)
 		return EXIT_RUNTIME;
-	e = check_writable(r->out);
-	if (e) {
-		errmsg("cannot write %s: %s", r->out, strerror(-e));
-		return EXIT_OUTPUT;
-	}
+	e = rec_users(r);
+	if (!e)
+		e = check_writable(r);
+	if (e)
+		return e;
 	/* Non-native outputs are converted from a capture kept beside them. */
 	if (o->format == FMT_CTR && !o->gzip)
 		r->capture_path = strdup(r->out);
@@ -539,7 +617,7 @@ static int rec_launch(struct recorder *r)
 		errmsg("cannot run %s: %s", r->o->cmd[0], strerror(-e));
 		return EXIT_CMD;
 	}
-	r->child = launch(r->o->cmd, r->child_fd);
+	r->child = launch(r->o->cmd, &r->cmd_as, r->child_fd);
 	return r->child < 0 ? EXIT_CMD : 0;
 }
 
@@ -707,7 +785,7 @@ static void rec_begin(struct recorder *r)
 		r->cut_ts = r->start + o->duration_ns;
 	write_meta(r, r->start);
 	write_go_mode(r, r->start, r->o->go_mode_set ? GO_MODE_BY_OPTION : GO_MODE_BY_DEFAULT, 0);
-	proc_snapshot(r->w, r->start);
+	proc_snapshot(r->w, r->start, want_cmdline, r);
 	if (r->go)
 		go_snapshots(r);
 	/* Metadata in a block of its own: even a capture cut at once converts. */
@@ -742,7 +820,11 @@ static int rec_release(struct recorder *r)
 	if (n == sizeof(cerr)) {
 		waitpid(r->child, NULL, 0);
 		r->child = -1;
-		errmsg("cannot run %s: %s", r->o->cmd[0], strerror(cerr));
+		if (cerr < 0)
+			errmsg("cannot run %s as uid %u: %s", r->o->cmd[0], (unsigned)r->cmd_as.uid,
+			       strerror(-cerr));
+		else
+			errmsg("cannot run %s: %s", r->o->cmd[0], strerror(cerr));
 		return EXIT_CMD;
 	}
 	return 0;
@@ -757,11 +839,22 @@ static void rec_abort(struct recorder *r)
 	r->go = NULL;
 	tracer_close(r->t);
 	r->t = NULL;
-	if (r->w) {
-		ctr_writer_close(r->w);
-		r->w = NULL;
-		unlink(r->capture_path);
+	/* Nothing was recorded; an existing output is left as it was. */
+	ctr_writer_discard(r->w);
+	r->w = NULL;
+}
+
+/* Everything is attached: under sudo the collector keeps only what it still uses. */
+static int rec_drop(struct recorder *r)
+{
+	int e = privs_drop_collector(&r->owner);
+
+	if (e) {
+		errmsg("cannot drop privileges to uid %u: %s", (unsigned)r->owner.uid,
+		       strerror(-e));
+		return EXIT_RUNTIME;
 	}
+	return 0;
 }
 
 static int rec_start(struct recorder *r)
@@ -778,6 +871,8 @@ static int rec_start(struct recorder *r)
 		governor_start(r);
 		rc = rec_release(r);
 	}
+	if (!rc)
+		rc = rec_drop(r);
 	if (rc)
 		rec_abort(r);
 	return rc;
@@ -933,6 +1028,7 @@ static void write_end(struct recorder *r)
 static int rec_finish(struct recorder *r)
 {
 	__u64 drops[EV_KERNEL_MAX] = {0};
+	char *kept;
 	int e;
 
 	if (stop_signal && r->end_reason == END_SIGNAL)
@@ -957,30 +1053,46 @@ static int rec_finish(struct recorder *r)
 	r->go = NULL;
 	tracer_close(r->t);
 	r->t = NULL;
+	kept = strdup(ctr_writer_tmp(r->w));
 	e = ctr_writer_close(r->w);
 	r->w = NULL;
-	if (r->werr || e) {
-		errmsg("writing %s: %s", r->capture_path, strerror(-(r->werr ? r->werr : e)));
-		if (strcmp(r->capture_path, r->out))
-			unlink(r->capture_path);
-		return EXIT_RUNTIME;
-	}
-	return 0;
+	/* What reached the file is kept: every complete block converts. */
+	if (r->werr || e)
+		errmsg("writing %s: %s; what was written before is in %s", r->capture_path,
+		       strerror(-(r->werr ? r->werr : e)), e && kept ? kept : r->capture_path);
+	free(kept);
+	return r->werr || e ? EXIT_RUNTIME : 0;
 }
 
-/* The output from the capture; a second signal meanwhile exits at once. */
+static int convert_job(void *arg)
+{
+	struct recorder *r = arg;
+
+	return convert_file(r->capture_path, r->out, r->o->format, r->o->gzip, NULL);
+}
+
+/*
+ * The output from the capture, as the invoking user. A signal meanwhile
+ * abandons it; then, as after a failure, the capture is kept and named.
+ */
 static int rec_convert(struct recorder *r)
 {
 	int rc;
 
-	cleanup_path = r->capture_path;
+	if (asprintf(&abandon_msg, "ctrace-bpf: conversion abandoned; the capture is in %s\n",
+		     r->capture_path) < 0)
+		abandon_msg = NULL;
 	converting = 1;
-	stop_signal = 0;
-	rc = convert_file(r->capture_path, r->out, r->o->format, r->o->gzip, NULL);
-	/* --report reads the capture after the summary. */
-	if (rc || !r->o->report)
-		unlink(r->capture_path);
+	rc = privs_run(&r->owner, convert_job, r, &convert_child);
 	converting = 0;
+	free(abandon_msg);
+	abandon_msg = NULL;
+	if (rc && rc < 128)
+		errmsg("the capture is kept in %s (try: ctrace-bpf convert %s -o FILE)",
+		       r->capture_path, r->capture_path);
+	/* --report reads the capture after the summary. */
+	if (!rc && !r->o->report)
+		out_unlink(r->capture_path);
 	return rc;
 }
 
@@ -1048,16 +1160,29 @@ static void rec_summary(struct recorder *r)
 		format_name(r->o->format), format_viewer_hint(r->o->format));
 }
 
+static int report_job(void *arg)
+{
+	struct report_opts ro = {.top = 10};
+
+	return report_file(arg, &ro);
+}
+
+static int pprof_job(void *arg)
+{
+	struct recorder *r = arg;
+
+	return pprof_write_dir(r->capture_path, r->o->pprof_dir, r->o->quiet) ? EXIT_RUNTIME : 0;
+}
+
 /* --report: the report of the capture, which is removed afterwards. */
 static int rec_report(struct recorder *r, int rc)
 {
-	struct report_opts ro = {.top = 10};
 	int rrc;
 
 	fflush(stderr);
-	rrc = report_file(r->capture_path, &ro);
+	rrc = privs_run(&r->owner, report_job, r->capture_path, NULL);
 	if (strcmp(r->capture_path, r->out))
-		unlink(r->capture_path);
+		out_unlink(r->capture_path);
 	return rc ? rc : rrc;
 }
 
@@ -1066,8 +1191,7 @@ static int rec_post(struct recorder *r)
 {
 	struct record_opts *o = r->o;
 	/* --pprof-out reads the capture before the conversion removes it. */
-	bool pprof_failed =
-	    o->pprof_dir && pprof_write_dir(r->capture_path, o->pprof_dir, o->quiet);
+	bool pprof_failed = o->pprof_dir && privs_run(&r->owner, pprof_job, r, NULL);
 	int rc = 0;
 
 	if (strcmp(r->capture_path, r->out)) {
@@ -1097,6 +1221,8 @@ static void rec_cleanup(struct recorder *r, int rc)
 		waitpid(r->child, &r->child_status, rc ? 0 : WNOHANG);
 	}
 	snapshots_free(&r->snaps);
+	privs_free(&r->cmd_as);
+	privs_free(&r->owner);
 	free(r->capture_path);
 	free(r->defout);
 }

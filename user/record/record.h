@@ -29,6 +29,7 @@ struct record_opts {
 	double max_overhead;	  /* --max-overhead: auto mode's limit, percent of target CPU */
 	uint64_t snapshot_interval_ns; /* goroutine snapshots of Go targets; 0: none */
 	bool snapshot_set;	       /* --snapshot-interval was given */
+	const char *user;	       /* --user: CMD runs as this user */
 };
 
 /* Runs a recording; returns the process exit status. */

@@ -244,6 +244,14 @@ int tracer_add_target(struct tracer *t, pid_t tgid)
 				    BPF_ANY);
 }
 
+bool tracer_is_target(struct tracer *t, pid_t tgid)
+{
+	__u32 key = tgid;
+	__u8 v;
+
+	return !bpf_map__lookup_elem(t->skel->maps.targets, &key, sizeof(key), &v, sizeof(v), 0);
+}
+
 int tracer_poll(struct tracer *t, int timeout_ms)
 {
 	int rc = ring_buffer__poll(t->rb, timeout_ms);

@@ -27,6 +27,8 @@ struct tracer_opts {
 /* Returns NULL and a one-line reason (naming the program) in err. */
 struct tracer *tracer_open(const struct tracer_opts *o, char *err, size_t errlen);
 int tracer_add_target(struct tracer *t, pid_t tgid);
+/* tgid is a target now (given, or a descendant the kernel side followed). */
+bool tracer_is_target(struct tracer *t, pid_t tgid);
 /* Waits up to timeout_ms for a batch, then drains every ring. */
 int tracer_poll(struct tracer *t, int timeout_ms);
 int tracer_drain(struct tracer *t);

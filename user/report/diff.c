@@ -24,6 +24,7 @@
 #include "lib/json.h"
 #include "lib/output.h"
 #include "report/report.h"
+#include "lib/termesc.h"
 #include "lib/util.h"
 
 #define DEFAULT_THRESHOLD  20.0	     /* percent */
@@ -512,9 +513,14 @@ static int dwidth(const char *s)
 	return n;
 }
 
-static void pad(FILE *f, const char *s, int w, bool left)
+static void pad(FILE *f, const char *name, int w, bool left)
 {
-	int d = dwidth(s);
+	char s[1024];
+	int d;
+
+	/* Metric names come from JSON files: escaped before a terminal sees them. */
+	term_escape_buf(name, s, sizeof(s));
+	d = dwidth(s);
 
 	if (!left && d < w)
 		fprintf(f, "%*s", w - d, "");
@@ -751,7 +757,11 @@ static void print_sides(char *const paths[2], struct jval *const docs[2])
 		char ds[32];
 
 		fmt_ns(ds, sizeof(ds), to_ns(json_num(cap, "duration_ns", 0)));
-		printf("%-4s %s: %s, %s\n", k ? "new" : "base", paths[k], t ? t : "?", ds);
+		printf("%-4s ", k ? "new" : "base");
+		term_fputs(paths[k], stdout);
+		fputs(": ", stdout);
+		term_fputs(t ? t : "?", stdout);
+		printf(", %s\n", ds);
 	}
 	putchar('\n');
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "capture/names.h"
 #include "report/report.h"
+#include "lib/termesc.h"
 #include "lib/util.h"
 
 #define MAX_COLS   14
@@ -92,6 +93,18 @@ static void tbl_init(struct table *t, int ncols, ...)
 	va_end(ap);
 }
 
+/* s, or its escaped copy (s freed): names from the capture reach a terminal. */
+static char *escaped(char *s)
+{
+	char *e;
+
+	if (!s || term_safe(s))
+		return s;
+	e = term_escape(s);
+	free(s);
+	return e;
+}
+
 static void tbl_cell(struct table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void tbl_cell(struct table *t, const char *fmt, ...)
 {
@@ -111,7 +124,7 @@ static void tbl_cell(struct table *t, const char *fmt, ...)
 	if (vasprintf(&s, fmt, ap) < 0)
 		s = NULL;
 	va_end(ap);
-	t->cells[t->ncells++] = s;
+	t->cells[t->ncells++] = escaped(s);
 }
 
 /* Three significant digits, no space: table columns stay narrow. */
@@ -211,7 +224,7 @@ static void vline(const struct tout *o, const char *sgr, const char *fmt, va_lis
 {
 	char *s = NULL;
 
-	if (vasprintf(&s, fmt, ap) < 0)
+	if (vasprintf(&s, fmt, ap) < 0 || !(s = escaped(s)))
 		return;
 	if (o->color && sgr)
 		fprintf(o->f, "\033[%sm", sgr);
@@ -249,13 +262,19 @@ static void note(const struct tout *o, const char *fmt, ...) __attribute__((form
 static void note(const struct tout *o, const char *fmt, ...)
 {
 	va_list ap;
+	char *s = NULL;
 
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (!(s = escaped(s)))
+		return;
 	if (o->color)
 		fputs("\033[2m", o->f);
 	fputs("  ", o->f);
-	va_start(ap, fmt);
-	vfprintf(o->f, fmt, ap);
-	va_end(ap);
+	fputs(s, o->f);
+	free(s);
 	if (o->color)
 		fputs("\033[0m", o->f);
 	fputc('\n', o->f);
@@ -561,11 +580,12 @@ static void blocking(const struct tout *o)
 			for (const char *l = txt; *l;) {
 				const char *e = strchr(l, '\n');
 				size_t len = e ? (size_t)(e - l) : strlen(l);
-				char line[512];
+				char line[512], eline[4 * sizeof(line)];
 
 				snprintf(line, sizeof(line), "%.*s", (int)len, l);
+				term_escape_buf(line, eline, sizeof(eline));
 				fputs("         ", o->f);
-				put_line(o->f, line, o->width - 9 > 20 ? o->width - 9 : 20);
+				put_line(o->f, eline, o->width - 9 > 20 ? o->width - 9 : 20);
 				l += len + (e != NULL);
 			}
 		}
@@ -728,8 +748,11 @@ static void go_mode_line(const struct tout *o)
 	char buf[300];
 	const char *m = rp_go_mode_text(o->rp, buf, sizeof(buf));
 
-	if (m)
-		fprintf(o->f, "  goroutines: %s\n", m);
+	if (m) {
+		fputs("  goroutines: ", o->f);
+		term_fputs(m, o->f);
+		fputc('\n', o->f);
+	}
 	/* Only when there are some: other reports stay byte for byte the same. */
 	if (o->rp->info->go_modes_bad || o->rp->go_late)
 		fprintf(o->f,
