@@ -184,7 +184,10 @@ http_part() {
 	for r in $(seq "$ROUNDS"); do
 		"$B/hello" "127.0.0.1:$PORT" &
 		srv=$!
-		sleep 0.5
+		for _ in $(seq 50); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+			sleep 0.1
+		done
 		wrk -t2 -c32 -d1s "http://127.0.0.1:$PORT/" >/dev/null
 		u=$(wrk -t2 -c32 -d"${SECS}s" "http://127.0.0.1:$PORT/" | awk '/Requests\/sec/ {print $2}')
 		"$CTRACE" -q -p "$srv" --goroutines off -d "$((SECS + 2))s" -o "$tmp/h.ctr" &
