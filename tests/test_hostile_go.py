@@ -13,7 +13,7 @@ from harness import check, ctrace, died_of_signal, need_root, run
 from test_goroutines import ARGS, GO_ENV, binary
 
 ELF64_SYM = struct.Struct("<IBBHQQ")
-STATUS = re.compile(r"ctrace-bpf: (recording |command exited |\d+ events, |wrote )")
+STATUS = re.compile(r"ctrace-bpf: (recording |command exited |\d+ events, |wrote |stopped at )")
 
 
 def sections(data):
