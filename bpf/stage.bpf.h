@@ -12,8 +12,10 @@
  * same CPU, so a capture cut short loses records from the middle of a
  * CPU's stream, and a handler preempted while it holds the stage (syscall
  * tracepoints may fault, so they run preemptible) can land behind the
- * collector's watermark. Until the reader and the watermark account for
- * both, every record goes straight to the ring.
+ * collector's watermark; and a batch in the ring carries no mark that
+ * tells it from one record reserved larger than its h.size. Until the
+ * reader, the watermark and the ring format account for these, every
+ * record goes straight to the ring.
  */
 const volatile bool use_stages = false;
 

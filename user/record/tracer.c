@@ -95,9 +95,20 @@ static int each_record(struct tracer *t, const void *data, size_t size)
 	return 0;
 }
 
+/*
+ * One record per ring sample: a record reserved at its largest size (a Go
+ * event with room for a full stack) says in h.size how much of it is valid,
+ * and what follows is stale. Stage batches, which hold several, are marked
+ * by nothing yet, which is one reason use_stages is off (bpf/stage.bpf.h).
+ */
 static int on_sample(void *ctx, void *data, size_t size)
 {
-	return each_record(ctx, data, size);
+	struct tracer *t = ctx;
+	const struct ev_header *h = data;
+
+	if (size < sizeof(*h) || h->size < sizeof(*h) || h->size > size)
+		return 0;
+	return t->opts.sample(t->opts.ctx, h);
 }
 
 static int map_stages(struct tracer *t)
