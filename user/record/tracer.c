@@ -73,7 +73,16 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
-/* A ring record is one record or a stage's batch of them. */
+/* One record read: tracer_flush() watches for each CPU's next switch. */
+static int take_record(struct tracer *t, const struct ev_header *h)
+{
+	if (t->flushing && h->type == EV_SCHED_SWITCH && h->ts > t->flush_after &&
+	    h->cpu < t->ncpus)
+		t->switched[h->cpu] = true;
+	return t->opts.sample(t->opts.ctx, h);
+}
+
+/* A stage's batch: whole records back to back. */
 static int each_record(struct tracer *t, const void *data, size_t size)
 {
 	size_t off = 0;
@@ -84,10 +93,7 @@ static int each_record(struct tracer *t, const void *data, size_t size)
 
 		if (h->size < sizeof(*h) || h->size > size - off)
 			break;
-		if (t->flushing && h->type == EV_SCHED_SWITCH && h->ts > t->flush_after &&
-		    h->cpu < t->ncpus)
-			t->switched[h->cpu] = true;
-		rc = t->opts.sample(t->opts.ctx, h);
+		rc = take_record(t, h);
 		if (rc)
 			return rc;
 		off += (h->size + 7u) & ~7u;
@@ -108,7 +114,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*h) || h->size < sizeof(*h) || h->size > size)
 		return 0;
-	return t->opts.sample(t->opts.ctx, h);
+	return take_record(t, h);
 }
 
 static int map_stages(struct tracer *t)
